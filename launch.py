@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""SynchroRaMa Studio entry point.
+
+    launch.py                 start the studio (same as `launch.py studio`)
+    launch.py render ...      portrait + speech → MP4 (see `launch.py render --help`)
+    launch.py demo            render the bundled sample portrait and speech
+    launch.py bench           time a fixed sample, print one JSON line
+    launch.py check           verify the installation (models ship in the packages)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+# Quiet the C++ logging of MediaPipe/TFLite before anything imports them.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent
+ASSETS = ROOT / "assets"
+
+
+class ProgressPrinter:
+    """Stage-by-stage progress on stderr: a live bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.current = None
+        self.t0 = time.perf_counter()
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.quiet:
+            return
+        elapsed = time.perf_counter() - self.t0
+        if stage != self.current:
+            if self.tty and self.current is not None:
+                sys.stderr.write("\n")
+            self.current = stage
+            if not self.tty:
+                sys.stderr.write(f"[{elapsed:6.1f}s] {stage}\n")
+        if self.tty:
+            bar = "#" * int(30 * fraction)
+            sys.stderr.write(f"\r[{elapsed:6.1f}s] {stage:<10} [{bar:<30}] {100 * fraction:5.1f}%")
+            if stage == "done":
+                sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _add_render_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--portrait", help="portrait photo (jpg, png, webp, …)")
+    p.add_argument("--audio", help="speech recording (wav, mp3, m4a, ogg, webm, flac)")
+    script = p.add_mutually_exclusive_group()
+    script.add_argument("--transcript", help="what is said (optional; improves lip sync)")
+    script.add_argument("--transcript-file", help="text file with what is said")
+    p.add_argument("--project", help="re-render a saved project JSON (inputs and edits as saved)")
+    p.add_argument("--preset", default=None, help="style preset from presets/ (default: natural)")
+    p.add_argument("--seed", type=int, default=None, help="random seed for head motion and blinks")
+    p.add_argument("--size", type=int, default=None, help="output size in pixels (longer side)")
+    p.add_argument("--fps", type=float, default=None, help="output frame rate")
+    p.add_argument("--framing", choices=("crop", "full"), default=None,
+                   help="crop: face-centred square; full: the whole photo")
+    p.add_argument("--emotion", default=None,
+                   help="expression for the whole clip: LABEL[:INTENSITY], e.g. happy:0.6")
+    p.add_argument("--scene", default=None, help="scene description text (stored in the project)")
+    p.add_argument("--max-duration", type=float, default=None,
+                   help="longest accepted recording in seconds (default 600)")
+    p.add_argument("--out", required=True, help="output video (.mp4)")
+    p.add_argument("--project-out", help="also save the project (JSON)")
+    p.add_argument("--motion-out", help="also save the motion as CSV (ARKit-52 columns)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def build_project(args):
+    from pipelines.emotion import parse_emotion
+    from pipelines.project import EmotionOverride, Project
+    from pipelines.settings import PipelineSettings, load_preset
+
+    if args.project:
+        if args.portrait or args.audio:
+            from pipelines.errors import InputError
+            raise InputError("Give either --project or --portrait/--audio, not both.")
+        project = Project.load(args.project)
+        # Saved intermediates are kept; only explicit new choices invalidate them.
+        if any(v is not None for v in (args.preset, args.size, args.fps, args.framing,
+                                       args.seed, args.emotion, args.scene)):
+            _apply_choices(project, args)
+        return project
+    if not args.portrait or not args.audio:
+        from pipelines.errors import InputError
+        raise InputError("Both --portrait and --audio are required (or --project).",
+                         "Example: launch.py render --portrait me.jpg --audio take1.wav --out clip.mp4")
+    script = args.transcript
+    if args.transcript_file:
+        try:
+            script = Path(args.transcript_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            from pipelines.errors import InputError
+            raise InputError(f"Could not read the transcript file {args.transcript_file}: {e}") from None
+    settings = load_preset(args.preset) if args.preset else load_preset("natural")
+    project = Project.new(args.portrait, args.audio, script=script, seed=args.seed or 0,
+                          settings=settings)
+    _apply_choices(project, args)
+    return project
+
+
+def _apply_choices(project, args) -> None:
+    from pipelines.emotion import parse_emotion
+    from pipelines.project import EmotionOverride
+    from pipelines.settings import load_preset
+
+    s = project.settings
+    if args.preset and args.preset != s.preset:
+        s = load_preset(args.preset)
+        project.invalidate("motion")
+    render, face, audio = {}, {}, {}
+    if args.size is not None:
+        render["size"] = args.size
+    if args.fps is not None:
+        render["fps"] = args.fps
+    if args.framing is not None:
+        face["framing"] = args.framing
+    if getattr(args, "max_duration", None) is not None:
+        audio["max_duration_s"] = args.max_duration
+    overrides = {k: v for k, v in (("render", render), ("face", face), ("audio", audio)) if v}
+    if overrides:
+        s = s.with_overrides(overrides)
+    if s.render.size != project.settings.render.size or s.face.framing != project.settings.face.framing:
+        project.invalidate("face")
+    if s.render.fps != project.settings.render.fps:
+        project.invalidate("motion")
+    project.settings = s
+    if args.seed is not None and args.seed != project.seed:
+        project.seed = args.seed
+        project.invalidate("motion")
+    if args.emotion:
+        label, intensity = parse_emotion(args.emotion)
+        project.emotion_overrides = [EmotionOverride(segment=-1, label=label, intensity=intensity)]
+        project.invalidate("emotion")
+    if args.scene is not None:
+        project.scene_text = args.scene
+        project.invalidate("scene")
+
+
+def cmd_render(args) -> int:
+    from pipelines.motion import motion_to_csv
+    from pipelines.pipeline import SynchroRaMaPipeline
+
+    project = build_project(args)
+    pipe = SynchroRaMaPipeline.from_settings(project.settings)
+    progress = ProgressPrinter(args.quiet)
+    out = pipe(project, args.out, callback=progress)
+    for w in out.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.project_out:
+        out.project.save(args.project_out)
+    if args.motion_out:
+        motion_to_csv(out.project.motion, args.motion_out)
+    print(out.video_path)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    args.portrait = str(ASSETS / "portrait.png")
+    args.audio = str(ASSETS / "speech.wav")
+    args.transcript = (ASSETS / "speech.txt").read_text()
+    for name in ("transcript_file", "project", "preset", "seed", "size", "fps", "framing",
+                 "emotion", "scene", "max_duration", "project_out", "motion_out"):
+        setattr(args, name, getattr(args, name, None))
+    args.quiet = False
+    return cmd_render(args)
+
+
+def cmd_bench(args) -> int:
+    from pipelines.bench import run_bench
+
+    run_bench(seconds=args.seconds, size=args.size, fps=args.fps)
+    return 0
+
+
+def cmd_check(args) -> int:
+    from pipelines.check import run_check
+
+    return run_check()
+
+
+def cmd_studio(args) -> int:
+    from pipelines.errors import StudioError
+
+    raise StudioError("The studio UI is not built yet.",
+                      "Use `launch.py demo` or `launch.py render --portrait P --audio A --out clip.mp4`.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="launch.py", description="SynchroRaMa Studio")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("render", help="portrait + speech → talking-face MP4")
+    _add_render_args(p)
+    p = sub.add_parser("demo", help="render the bundled sample")
+    p.add_argument("--out", default=str(ROOT / "out" / "demo.mp4"))
+    p = sub.add_parser("bench", help="time a fixed sample; prints one JSON line")
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--fps", type=float, default=25.0)
+    sub.add_parser("check", help="verify the installation")
+    p = sub.add_parser("studio", help="start the studio UI")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    args = parser.parse_args(argv)
+    command = args.command or "studio"
+    handler = {"render": cmd_render, "demo": cmd_demo, "bench": cmd_bench, "check": cmd_check,
+               "studio": cmd_studio}[command]
+    from pipelines.errors import StudioError
+
+    try:
+        return handler(args)
+    except StudioError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("cancelled; no output was written.", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug, not a user error: say so plainly
+        if args.debug:
+            raise
+        print(f"internal error: {type(e).__name__}: {e} (run with --debug for details, "
+              f"and please report it)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""SynchroRaMa: portrait + speech → lip-synced, emotion-aware talking-face video."""

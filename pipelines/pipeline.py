@@ -1,0 +1,183 @@
+"""SynchroRaMaPipeline: portrait + speech → lip-synced, emotion-aware talking-face MP4.
+
+In the style of a `diffusers` pipeline: `__init__` receives the stage components and does no
+I/O; `from_settings` builds the embedded defaults (models load lazily on first use and stay
+loaded for the life of the pipeline); `check_inputs` validates; `__call__` runs numbered stages,
+reports progress through a callback, honours an interrupt flag, and returns a typed output.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from .emotion import build_emotion_track, segment_speech
+from .errors import InputError, RenderInterrupted
+from .export.video import write_mp4
+from .project import Project
+from .settings import PipelineSettings
+from .types import SceneDescription, Speech
+
+log = logging.getLogger("synchrorama")
+
+# progress(stage_name, fraction_of_that_stage_done in 0..1)
+ProgressCallback = Callable[[str, float], None]
+
+STAGES = ("portrait", "speech", "transcript", "prosody", "emotion", "scene", "motion", "render")
+
+
+@dataclass
+class PipelineOutput:
+    video_path: Optional[Path]
+    project: Project
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class SynchroRaMaPipeline:
+    def __init__(self, *, face_analyzer, transcriber, motion_model, renderer,
+                 settings: PipelineSettings):
+        self.face_analyzer = face_analyzer
+        self.transcriber = transcriber
+        self.motion_model = motion_model
+        self.renderer = renderer
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings | None = None) -> "SynchroRaMaPipeline":
+        from .face import FaceAnalyzer
+        from .motion import AudioToMotion
+        from .render.cpu import CpuRenderer
+        from .text import Transcriber
+
+        settings = settings or PipelineSettings()
+        if settings.render.renderer != "cpu":
+            raise InputError(f"Renderer '{settings.render.renderer}' is not available.",
+                             "Use --renderer cpu.")
+        return cls(face_analyzer=FaceAnalyzer(settings.face),
+                   transcriber=Transcriber(settings.transcript),
+                   motion_model=AudioToMotion(settings.motion),
+                   renderer=CpuRenderer(settings.render),
+                   settings=settings)
+
+    def check_inputs(self, project: Project, out_path: str | Path | None) -> None:
+        s = project.settings
+        if not 64 <= s.render.size <= 2048:
+            raise InputError(f"Output size {s.render.size} is out of range.", "Use 64..2048 pixels.")
+        if not 1 <= s.render.fps <= 60:
+            raise InputError(f"Frame rate {s.render.fps} is out of range.", "Use 1..60 fps.")
+        if s.face.framing not in ("crop", "full"):
+            raise InputError(f"Unknown framing '{s.face.framing}'.", "Use 'crop' or 'full'.")
+        if out_path is not None:
+            out = Path(out_path)
+            if out.suffix.lower() != ".mp4":
+                raise InputError(f"Output must be an .mp4 file, got '{out.name}'.")
+            if out.exists() and out.is_dir():
+                raise InputError(f"Output path {out} is a folder.", "Give a file name ending in .mp4.")
+        project.check_media()
+
+    def __call__(self, project: Project, out_path: str | Path | None = None, *,
+                 callback: ProgressCallback | None = None,
+                 interrupt: threading.Event | None = None) -> PipelineOutput:
+        """Fills in every missing intermediate of `project` and, when `out_path` is given,
+        renders the video. Returns the completed project (the input is not modified)."""
+        project = project.replace()  # shallow copy: stages below assign new values only
+        self.check_inputs(project, out_path)
+        settings = project.settings
+        timings: dict[str, float] = {}
+        warnings: list[str] = list(project.warnings)
+        progress = callback or (lambda stage, frac: None)
+
+        def stage(name: str):
+            if interrupt is not None and interrupt.is_set():
+                raise RenderInterrupted()
+            progress(name, 0.0)
+            return _Timer(timings, name)
+
+        # 1. Portrait: load, frame, face mesh.
+        from .face import frame_image, load_portrait
+
+        with stage("portrait"):
+            image, _ = load_portrait(project.portrait.path)
+            if project.face is None:
+                project.face = self.face_analyzer.analyze(image, project.portrait, settings.render.size)
+                warnings += project.face.warnings
+            framed = frame_image(image, project.face.framing)
+
+        # 2. Speech: decode to 16 kHz mono (the export keeps the user's original file).
+        from .audio import compute_prosody, load_speech
+
+        with stage("speech"):
+            speech: Speech = load_speech(project.audio.path, settings.audio)
+
+        # 3. Transcript with word and phone timing.
+        with stage("transcript"):
+            if project.transcript is None:
+                project.transcript = self.transcriber(speech, project.script)
+                warnings += project.transcript.warnings
+
+        # 4. Prosody (loudness, pitch, voice activity).
+        with stage("prosody"):
+            prosody = compute_prosody(speech)
+
+        # 5. Emotion per segment, with the user's overrides.
+        with stage("emotion"):
+            if project.emotion is None:
+                segments = segment_speech(project.transcript, prosody, speech.duration)
+                project.emotion = build_emotion_track(segments, project.emotion_overrides)
+
+        # 6. Scene description (the user's text for now; generation comes with the LLM stage).
+        with stage("scene"):
+            if project.scene is None:
+                text = project.scene_text or ""
+                project.scene = SceneDescription(text=text, source="user" if text else "none")
+
+        # 7. Audio-to-motion.
+        with stage("motion"):
+            if project.motion is None:
+                project.motion = self.motion_model(
+                    transcript=project.transcript, prosody=prosody, duration=speech.duration,
+                    fps=settings.render.fps, seed=project.seed, emotion=project.emotion,
+                    scene=project.scene)
+
+        project.warnings = _unique(warnings)
+        if out_path is None:
+            return PipelineOutput(None, project, project.warnings, timings)
+
+        # 8. Render and export.
+        with stage("render"):
+            prepared = self.renderer.prepare(framed, project.face)
+            total = project.motion.num_frames
+
+            def on_frame(i: int) -> None:
+                if interrupt is not None and interrupt.is_set():
+                    raise RenderInterrupted()
+                if i % 5 == 0 or i == total - 1:
+                    progress("render", (i + 1) / total)
+
+            h, w = framed.shape[:2]
+            write_mp4(self.renderer.frames(prepared, project.motion), out_path,
+                      fps=settings.render.fps, size=(w, h), audio_path=project.audio.path,
+                      settings=settings.export, num_frames=total, on_frame=on_frame)
+        progress("done", 1.0)
+        return PipelineOutput(Path(out_path), project, project.warnings, timings)
+
+
+class _Timer:
+    def __init__(self, timings: dict[str, float], name: str):
+        self.timings, self.name = timings, name
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.timings[self.name] = self.timings.get(self.name, 0.0) + time.perf_counter() - self.t0
+        return False
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,1 @@
+"""CPU renderer: landmark rig, mouth interior, frame loop."""

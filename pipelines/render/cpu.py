@@ -1,0 +1,68 @@
+"""The CPU renderer: the portrait warped by the landmark rig, frame by frame."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from ..settings import RenderSettings
+from ..types import FaceAnalysis, MotionTrack
+from .mouth import MouthInterior, close_mouth_plate
+from .rig import FaceRig
+
+
+@dataclass
+class PreparedPortrait:
+    """Everything the renderer derives from the framed portrait once, before the frame loop."""
+
+    plate: np.ndarray  # framed portrait with the photo's mouth opening painted over
+    rig: FaceRig
+    mouth: MouthInterior
+
+
+class PersonMatte:
+    """MediaPipe selfie segmentation (its model ships in the mediapipe wheel), loaded lazily."""
+
+    def __init__(self) -> None:
+        self._model = None
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        if self._model is None:
+            import mediapipe as mp
+
+            self._model = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        mask = self._model.process(np.ascontiguousarray(image)).segmentation_mask
+        return np.asarray(mask, dtype=np.float32)
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
+            self._model = None
+
+
+class CpuRenderer:
+    name = "cpu"
+
+    def __init__(self, settings: RenderSettings, matte: PersonMatte | None = None):
+        self.settings = settings
+        self.matte = matte or PersonMatte()
+
+    def prepare(self, framed: np.ndarray, face: FaceAnalysis) -> PreparedPortrait:
+        h, w = framed.shape[:2]
+        rig = FaceRig(face.landmarks, (w, h), self.matte(framed))
+        plate = close_mouth_plate(framed, face.landmarks, rig.iod)
+        mouth = MouthInterior(plate, face.landmarks, rig.iod, teeth=self.settings.teeth)
+        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth)
+
+    def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,
+                     head_pose: np.ndarray) -> np.ndarray:
+        f = prepared.rig.frame(blendshapes, head_pose)
+        out = cv2.remap(prepared.plate, f.map_x, f.map_y, cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+        return prepared.mouth.composite(out, f.points)
+
+    def frames(self, prepared: PreparedPortrait, motion: MotionTrack) -> Iterator[np.ndarray]:
+        for i in range(motion.num_frames):
+            yield self.render_frame(prepared, motion.blendshapes[i], motion.head_pose[i])

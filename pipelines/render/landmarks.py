@@ -1,0 +1,49 @@
+"""Index groups of the MediaPipe face mesh (478 points with iris) used by the rig.
+
+"Left"/"right" follow ARKit: the subject's own left, which is the image's right in an
+unmirrored photo.
+"""
+from __future__ import annotations
+
+LIP_OUTER_UPPER = (185, 40, 39, 37, 0, 267, 269, 270, 409)
+LIP_OUTER_LOWER = (146, 91, 181, 84, 17, 314, 405, 321, 375)
+LIP_INNER_UPPER = (191, 80, 81, 82, 13, 312, 311, 310, 415)
+LIP_INNER_LOWER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
+MOUTH_CORNERS_OUTER = (61, 291)  # subject's right, left
+MOUTH_CORNERS_INNER = (78, 308)
+# Inner lip ring, in order around the opening (for the mouth-interior polygon).
+INNER_LIP_RING = (78,) + LIP_INNER_UPPER + (308,) + tuple(reversed(LIP_INNER_LOWER))
+
+EYE = {
+    # subject's right eye (image left)
+    "Right": dict(
+        upper=(246, 161, 160, 159, 158, 157, 173),
+        lower=(7, 163, 144, 145, 153, 154, 155),
+        corners=(33, 133),
+        upper2=(247, 30, 29, 27, 28, 56, 190),
+        lower2=(130, 25, 110, 24, 23, 22, 26, 112, 243),
+        upper3=(113, 225, 224, 223, 222, 221, 189),
+        lower3=(226, 31, 228, 229, 230, 231, 232, 233, 244),
+        brow=(70, 63, 105, 66, 107, 46, 53, 52, 65, 55),
+        brow_inner=(107, 55, 66, 65),
+        brow_outer=(70, 46, 63, 53),
+    ),
+    # subject's left eye (image right)
+    "Left": dict(
+        upper=(466, 388, 387, 386, 385, 384, 398),
+        lower=(249, 390, 373, 374, 380, 381, 382),
+        corners=(263, 362),
+        upper2=(467, 260, 259, 257, 258, 286, 414),
+        lower2=(359, 255, 339, 254, 253, 252, 256, 341, 463),
+        upper3=(342, 445, 444, 443, 442, 441, 413),
+        lower3=(446, 261, 448, 449, 450, 451, 452, 453, 464),
+        brow=(300, 293, 334, 296, 336, 276, 283, 282, 295, 285),
+        brow_inner=(336, 285, 296, 295),
+        brow_outer=(300, 276, 293, 283),
+    ),
+}
+IRIS = (tuple(range(468, 473)), tuple(range(473, 478)))  # assigned to eyes by proximity
+CHIN = 152
+NOSE_TIP = 1
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
+             377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)

@@ -1,0 +1,163 @@
+"""Synthesised mouth interior, drawn wherever the (deformed) inner lip contour opens.
+
+The warp alone would stretch whatever the photo shows between the lips (a line, or the
+photo's own teeth) into the opening. Instead the opening is filled with a dark cavity, upper
+teeth hanging from the upper lip, lower teeth and tongue rising from the lower lip, all shaded
+and anti-aliased, lit to match the skin of the portrait.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from . import landmarks as L
+
+_SHIFT = 4  # cv2 sub-pixel bits for polygon drawing
+_SCALE = 1 << _SHIFT
+
+
+def _poly(points: np.ndarray) -> np.ndarray:
+    return np.round(points * _SCALE).astype(np.int32).reshape(-1, 1, 2)
+
+
+def close_mouth_plate(image: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarray:
+    """The portrait with whatever shows between its lips (teeth of a smile, an open mouth)
+    painted over with lip colour, so that the warp never stretches the photo's own teeth."""
+    ring = landmarks[list(L.INNER_LIP_RING), :2]
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [_poly(ring)], 255, cv2.LINE_AA, _SHIFT)
+    grow = max(1, int(round(0.015 * iod)))
+    mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+    if mask.max() == 0:
+        return image.copy()
+    return cv2.inpaint(image, (mask > 0).astype(np.uint8), max(3, 2 * grow), cv2.INPAINT_TELEA)
+
+
+class MouthInterior:
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray, iod: float, teeth: bool = True):
+        self.iod = iod
+        self.teeth = teeth
+        # Match the photo's light: teeth and cavity scale with the skin's brightness.
+        cheeks = landmarks[[50, 280, 101, 330], :2].astype(int)
+        h, w = image.shape[:2]
+        samples = [image[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)] for x, y in cheeks]
+        skin = np.mean(samples, axis=0).astype(np.float32)
+        light = float(np.clip(skin.mean() / 165.0, 0.55, 1.1))
+        self.teeth_rgb = np.array([218, 210, 196], np.float32) * light
+        self.cavity_rgb = np.array([52, 18, 22], np.float32) * light
+        self.tongue_rgb = np.array([165, 78, 82], np.float32) * light
+        self.light = light
+
+    def composite(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Draws the interior into `frame` (uint8 RGB, modified in place) and returns it."""
+        ring = points[list(L.INNER_LIP_RING)]
+        upper = points[[78, *L.LIP_INNER_UPPER, 308]]
+        lower = points[[78, *L.LIP_INNER_LOWER, 308]]
+        opening = float(np.max(lower[:, 1] - upper[:, 1]))
+        if opening < 0.012 * self.iod:
+            return self._seam(frame, upper, lower)
+        h, w = frame.shape[:2]
+        pad = int(0.1 * self.iod) + 2
+        x0 = max(int(ring[:, 0].min()) - pad, 0)
+        y0 = max(int(ring[:, 1].min()) - pad, 0)
+        x1 = min(int(ring[:, 0].max()) + pad, w)
+        y1 = min(int(upper[:, 1].max() + 0.2 * self.iod) + pad, h, int(ring[:, 1].max()) + pad)
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            return frame
+        off = np.array([x0, y0], np.float64)
+        roi_h, roi_w = y1 - y0, x1 - x0
+
+        mask = np.zeros((roi_h, roi_w), np.uint8)
+        cv2.fillPoly(mask, [_poly(ring - off)], 255, cv2.LINE_AA, _SHIFT)
+        if mask.max() == 0:
+            return frame
+        alpha = mask.astype(np.float32) / 255.0
+
+        # Cavity: darker towards the back (centre) of the mouth.
+        yy, xx = np.mgrid[0:roi_h, 0:roi_w].astype(np.float32)
+        centre = ring.mean(axis=0) - off
+        half_w = max(np.ptp(ring[:, 0]) / 2, 1.0)
+        radial = np.clip(np.hypot((xx - centre[0]) / half_w, (yy - centre[1]) / (half_w * 0.6)), 0, 1)
+        interior = self.cavity_rgb[None, None, :] * (0.55 + 0.45 * radial[..., None])
+
+        mouth_w = np.ptp(ring[:, 0])
+        if self.teeth:
+            interior = self._tongue(interior, lower - off, mouth_w, opening)
+            interior = self._teeth_row(interior, upper - off, mouth_w, down=True)
+            interior = self._teeth_row(interior, lower - off, mouth_w, down=False, opening=opening)
+
+        # Soft inner edge of the lips: a slight shadow just inside the contour.
+        edge = cv2.GaussianBlur(alpha, (0, 0), max(0.6, 0.012 * self.iod))
+        shade = 0.75 + 0.25 * np.clip((alpha - edge) * 4 + edge, 0, 1)
+        interior = interior * shade[..., None]
+        roi = frame[y0:y1, x0:x1].astype(np.float32)
+        out = roi * (1 - alpha[..., None]) + interior * alpha[..., None]
+        frame[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
+        return frame
+
+    def _seam(self, frame: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+        """Closed lips meet in a soft, slightly darker line."""
+        mid = (upper + lower) / 2
+        pad = 3
+        x0, y0 = np.floor(mid.min(axis=0)).astype(int) - pad
+        x1, y1 = np.ceil(mid.max(axis=0)).astype(int) + pad
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return frame
+        m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        pts = _poly(mid - np.array([x0, y0]))
+        cv2.polylines(m, [pts], False, 255, max(1, int(0.01 * self.iod)), cv2.LINE_AA, _SHIFT)
+        a = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), 0.7)[..., None] * 0.35
+        roi = frame[y0:y1, x0:x1].astype(np.float32)
+        frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + roi * 0.45 * a, 0, 255).astype(np.uint8)
+        return frame
+
+    def _teeth_row(self, img: np.ndarray, lip: np.ndarray, mouth_w: float, down: bool,
+                   opening: float = 0.0) -> np.ndarray:
+        """A row of teeth following a lip line: upper teeth hang down from the upper lip; the
+        lower row shows only when the jaw is well open."""
+        height = (0.075 if down else 0.05) * self.iod
+        if not down:
+            if opening < 0.18 * self.iod:
+                return img
+            height *= min(1.0, (opening - 0.18 * self.iod) / (0.12 * self.iod))
+        # Only the front teeth span: the corners of the mouth show cavity (buccal shadow).
+        centre_x = lip[:, 0].mean()
+        half = 0.42 * mouth_w
+        xs = np.linspace(centre_x - half, centre_x + half, 24)
+        order = np.argsort(lip[:, 0])
+        edge_y = np.interp(xs, lip[order, 0], lip[order, 1])
+        sign = 1.0 if down else -1.0
+        # Teeth are shorter towards the sides (they curve away).
+        falloff = np.sqrt(np.clip(1 - ((xs - centre_x) / half) ** 2, 0, 1))
+        tip_y = edge_y + sign * height * (0.45 + 0.55 * falloff)
+        base_y = edge_y - sign * 0.05 * self.iod
+        poly = np.concatenate([np.stack([xs, base_y], 1), np.stack([xs[::-1], tip_y[::-1]], 1)])
+        m = np.zeros(img.shape[:2], np.uint8)
+        cv2.fillPoly(m, [_poly(poly)], 255, cv2.LINE_AA, _SHIFT)
+        a = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.008 * self.iod))
+        # Shading: darker towards the sides and the tips; faint gaps between teeth.
+        yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]].astype(np.float32)
+        side = np.clip(np.abs(xx - centre_x) / half, 0, 1)
+        tooth_w = 0.1 * self.iod
+        gaps = 1 - 0.06 * np.exp(-(((xx - centre_x) / tooth_w - np.round((xx - centre_x) / tooth_w)) ** 2) / 0.02)
+        base_row = np.interp(xx, xs, base_y)
+        depth = np.clip(np.abs(yy - base_row) / max(height, 1.0), 0, 1)
+        # Gum-side shadow near the lip, a brighter middle, darker towards the tips and sides.
+        light = (1 - 0.5 * side ** 2) * (0.78 + 0.22 * np.sin(np.pi * (0.25 + 0.6 * depth))) * gaps
+        teeth = self.teeth_rgb[None, None, :] * light[..., None]
+        return img * (1 - a[..., None]) + teeth * a[..., None]
+
+    def _tongue(self, img: np.ndarray, lower: np.ndarray, mouth_w: float, opening: float) -> np.ndarray:
+        if opening < 0.12 * self.iod:
+            return img
+        cx = lower[:, 0].mean()
+        cy = lower[:, 1].max() + 0.02 * self.iod
+        axes = (0.32 * mouth_w, 0.11 * self.iod)
+        m = np.zeros(img.shape[:2], np.uint8)
+        cv2.ellipse(m, (int(cx * _SCALE), int(cy * _SCALE)),
+                    (int(axes[0] * _SCALE), int(axes[1] * _SCALE)), 0, 180, 360, 255, -1,
+                    cv2.LINE_AA, _SHIFT)
+        a = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), max(0.8, 0.02 * self.iod))
+        return img * (1 - 0.9 * a[..., None]) + self.tongue_rgb[None, None, :] * 0.9 * a[..., None]

@@ -1,0 +1,110 @@
+"""One settings dataclass per concern, loadable from a preset file in `presets/`."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+from .serialization import from_jsonable, to_jsonable
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+
+
+@dataclass
+class AudioSettings:
+    sample_rate: int = 16000
+    max_duration_s: float = 600.0  # longer recordings are refused (split them first)
+    min_duration_s: float = 0.3
+    silence_dbfs: float = -55.0  # a recording whose loudest 100 ms stay below this is "silent"
+
+
+@dataclass
+class TranscriptSettings:
+    # "auto": align the script when given, else recognise; "energy": skip phones entirely.
+    mode: str = "auto"
+    # Below this fraction of script words matched by the recogniser, the script is taken as not
+    # matching the speech and phone recognition is used instead.
+    min_script_match: float = 0.25
+
+
+@dataclass
+class FaceSettings:
+    framing: str = "crop"  # "crop" (face-centred square) | "full" (whole image)
+    working_max_side: int = 1024  # detection runs at most at this resolution
+    min_face_px: int = 64  # faces narrower than this in the original image are refused
+    face_fraction: float = 0.42  # face-box width over crop width, for "crop" framing
+    warn_yaw_deg: float = 30.0  # a face turned further than this from the camera gets a warning
+    max_yaw_deg: float = 50.0  # ... and further than this is refused (the 2-D rig cannot animate it)
+    max_megapixels: float = 100.0  # larger images are refused (decompression-bomb guard)
+
+
+@dataclass
+class MotionSettings:
+    head_motion: float = 1.0  # scales nods/turns driven by prosody
+    idle_motion: float = 1.0  # breathing and slow drift
+    blink_rate_per_min: float = 17.0
+    articulation: float = 1.0  # viseme strength
+    jaw_gain: float = 1.0  # loudness → jaw opening
+    expression_strength: float = 1.0  # emotion overlay
+    saccades: bool = True
+
+
+@dataclass
+class RenderSettings:
+    size: int = 512  # longer output side, pixels
+    fps: float = 25.0
+    renderer: str = "cpu"
+    teeth: bool = True
+
+
+@dataclass
+class ExportSettings:
+    crf: int = 18
+    x264_preset: str = "veryfast"
+    audio_bitrate: str = "192k"
+
+
+@dataclass
+class PipelineSettings:
+    preset: str = "natural"
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    transcript: TranscriptSettings = field(default_factory=TranscriptSettings)
+    face: FaceSettings = field(default_factory=FaceSettings)
+    motion: MotionSettings = field(default_factory=MotionSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "PipelineSettings":
+        """Returns a copy with nested values replaced, e.g. {"render": {"fps": 30}}."""
+        data = to_jsonable(self)
+        _merge(data, overrides, path="")
+        return from_jsonable(PipelineSettings, data)
+
+
+def _merge(base: dict, new: dict, path: str) -> None:
+    for key, value in new.items():
+        where = f"{path}{key}"
+        if key not in base:
+            raise InputError(f"Unknown setting '{where}'.",
+                             "Check the preset file against pipelines/settings.py.")
+        if isinstance(base[key], dict) and isinstance(value, dict):
+            _merge(base[key], value, path=where + ".")
+        else:
+            base[key] = value
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def load_preset(name: str) -> PipelineSettings:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise InputError(f"Unknown preset '{name}'.", f"Choose one of: {', '.join(list_presets())}.")
+    data = yaml.safe_load(path.read_text()) or {}
+    data.pop("description", None)
+    return dataclasses.replace(PipelineSettings().with_overrides(data), preset=name)

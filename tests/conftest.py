@@ -1,0 +1,57 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "assets"
+SAMPLES = ROOT.parent / "shared" / "samples"
+
+
+@pytest.fixture(scope="session")
+def portrait_path() -> Path:
+    return ASSETS / "portrait.png"
+
+
+@pytest.fixture(scope="session")
+def speech_path() -> Path:
+    return ASSETS / "speech.wav"
+
+
+@pytest.fixture(scope="session")
+def speech_script() -> str:
+    return (ASSETS / "speech.txt").read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def framed_face(portrait_path):
+    """The sample portrait framed at 256 px and its face analysis (shared: analysis is slow-ish)."""
+    from pipelines.face import FaceAnalyzer, frame_image, load_portrait
+
+    image, ref = load_portrait(portrait_path)
+    with FaceAnalyzer() as fa:
+        face = fa.analyze(image, ref, 256)
+    return frame_image(image, face.framing), face
+
+
+@pytest.fixture(scope="session")
+def prepared(framed_face):
+    from pipelines.render.cpu import CpuRenderer
+    from pipelines.settings import RenderSettings
+
+    framed, face = framed_face
+    renderer = CpuRenderer(RenderSettings(size=256))
+    return renderer, renderer.prepare(framed, face), face
+
+
+def weights(**named) -> np.ndarray:
+    from pipelines.types import BLENDSHAPE_INDEX
+
+    w = np.zeros(len(BLENDSHAPE_INDEX), np.float32)
+    for k, v in named.items():
+        w[BLENDSHAPE_INDEX[k]] = v
+    return w

@@ -1,0 +1,95 @@
+"""CPU renderer: the rig moves what it should and nothing else."""
+import numpy as np
+import pytest
+
+from conftest import weights
+from pipelines.render import landmarks as L
+
+STILL = np.zeros(6, np.float32)
+
+
+def _box(face, ids, pad):
+    p = face.landmarks[list(ids), :2]
+    x0, y0 = np.floor(p.min(0) - pad).astype(int)
+    x1, y1 = np.ceil(p.max(0) + pad).astype(int)
+    return slice(max(y0, 0), y1), slice(max(x0, 0), x1)
+
+
+def _diff(a, b, region=None):
+    if region is not None:
+        a, b = a[region], b[region]
+    return np.abs(a.astype(float) - b.astype(float)).mean()
+
+
+def test_jaw_open_changes_the_mouth_and_shows_a_dark_interior(prepared):
+    renderer, prep, face = prepared
+    rest = renderer.render_frame(prep, weights(), STILL)
+    open_ = renderer.render_frame(prep, weights(jawOpen=0.6), STILL)
+    mouth = _box(face, L.INNER_LIP_RING, pad=4)
+    eyes = _box(face, L.EYE["Left"]["upper"] + L.EYE["Right"]["upper"], pad=2)
+    assert _diff(rest, open_, mouth) > 15
+    assert _diff(rest, open_, eyes) < 1.0
+    # The opening is filled with a dark cavity (plus teeth), darker than closed lips.
+    centre = open_[mouth].reshape(-1, 3).mean(axis=1)
+    assert np.percentile(centre, 10) < np.percentile(rest[mouth].reshape(-1, 3).mean(axis=1), 10) - 30
+
+
+def test_lips_close_at_rest_even_on_a_smiling_photo_with_teeth(prepared, framed_face):
+    renderer, prep, face = prepared
+    framed, _ = framed_face
+    rest = renderer.render_frame(prep, weights(), STILL)
+    # The photo shows teeth (bright) between the lips; the rest frame must not.
+    gap = _box(face, L.LIP_INNER_UPPER + L.LIP_INNER_LOWER, pad=0)
+    def teeth_like(img):  # bright and unsaturated, unlike skin and lips
+        px = img[gap].astype(float)
+        return ((px.min(axis=2) > 170) & (np.ptp(px, axis=2) < 40)).mean()
+
+    assert teeth_like(framed) > 0.05
+    assert teeth_like(rest) < 0.2 * teeth_like(framed)
+
+
+def test_bilabial_closure_closes_an_open_jaw(prepared):
+    renderer, prep, face = prepared
+    mouth = _box(face, L.INNER_LIP_RING, pad=4)
+    apart = renderer.render_frame(prep, weights(jawOpen=0.3), STILL)
+    closed = renderer.render_frame(prep, weights(jawOpen=0.3, mouthClose=1.0), STILL)
+    interior = lambda img: (img[mouth].astype(float).mean(axis=2) < 90).sum()
+    assert interior(apart) > 20
+    assert interior(closed) <= 0.1 * interior(apart)
+
+
+def test_blink_closes_the_eyes_only(prepared):
+    renderer, prep, face = prepared
+    rest = renderer.render_frame(prep, weights(), STILL)
+    blink = renderer.render_frame(prep, weights(eyeBlinkLeft=1, eyeBlinkRight=1), STILL)
+    for side in ("Left", "Right"):
+        eye = _box(face, L.EYE[side]["upper"] + L.EYE[side]["lower"], pad=1)
+        assert _diff(rest, blink, eye) > 8
+    assert _diff(rest, blink, _box(face, L.INNER_LIP_RING, pad=2)) < 1.0
+
+
+def test_head_turn_moves_the_head_but_not_the_background(prepared):
+    renderer, prep, face = prepared
+    rest = renderer.render_frame(prep, weights(), STILL)
+    turned = renderer.render_frame(prep, weights(), np.array([8, 4, 3, 0, 0, 0], np.float32))
+    face_box = _box(face, range(468), pad=0)
+    assert _diff(rest, turned, face_box) > 5
+    # Image corners are background in the sample portrait: not a pixel may move.
+    h, w = rest.shape[:2]
+    for region in ((slice(0, 20), slice(0, 20)), (slice(0, 20), slice(w - 20, w))):
+        assert np.array_equal(rest[region], turned[region])
+
+
+def test_rendering_is_deterministic(prepared):
+    renderer, prep, _ = prepared
+    w, pose = weights(jawOpen=0.3, mouthSmileLeft=0.5), np.array([3, -2, 1, 0.02, 0, 0], np.float32)
+    assert np.array_equal(renderer.render_frame(prep, w, pose), renderer.render_frame(prep, w, pose))
+
+
+@pytest.mark.parametrize("shape", ["mouthSmileLeft", "mouthFrownRight", "browInnerUp",
+                                   "browDownLeft", "eyeWideRight", "mouthPucker", "noseSneerLeft"])
+def test_expression_channels_change_the_face(prepared, shape):
+    renderer, prep, face = prepared
+    rest = renderer.render_frame(prep, weights(), STILL)
+    moved = renderer.render_frame(prep, weights(**{shape: 1.0}), STILL)
+    assert _diff(rest, moved, _box(face, range(468), pad=0)) > 0.3

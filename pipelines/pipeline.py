@@ -38,27 +38,30 @@ class PipelineOutput:
 
 
 class SynchroRaMaPipeline:
-    def __init__(self, *, face_analyzer, transcriber, motion_model, renderer,
+    def __init__(self, *, face_analyzer, aligner, voice_activity, motion_model, renderer,
                  settings: PipelineSettings):
         self.face_analyzer = face_analyzer
-        self.transcriber = transcriber
+        self.aligner = aligner
+        self.voice_activity = voice_activity
         self.motion_model = motion_model
         self.renderer = renderer
         self.settings = settings
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings | None = None) -> "SynchroRaMaPipeline":
+        from .audio.features import SileroVoiceActivity
         from .face import FaceAnalyzer
         from .motion import AudioToMotion
         from .render.cpu import CpuRenderer
-        from .text import Transcriber
+        from .text import PocketsphinxAligner
 
         settings = settings or PipelineSettings()
         if settings.render.renderer != "cpu":
             raise InputError(f"Renderer '{settings.render.renderer}' is not available.",
                              "Use --renderer cpu.")
         return cls(face_analyzer=FaceAnalyzer(settings.face),
-                   transcriber=Transcriber(settings.transcript),
+                   aligner=PocketsphinxAligner(),
+                   voice_activity=SileroVoiceActivity(),
                    motion_model=AudioToMotion(settings.motion),
                    renderer=CpuRenderer(settings.render),
                    settings=settings)
@@ -116,12 +119,13 @@ class SynchroRaMaPipeline:
         # 3. Transcript with word and phone timing.
         with stage("transcript"):
             if project.transcript is None:
-                project.transcript = self.transcriber(speech, project.script)
+                project.transcript = self.aligner.transcribe(speech, project.script,
+                                                             settings.transcript)
                 warnings += project.transcript.warnings
 
         # 4. Prosody (loudness, pitch, voice activity).
         with stage("prosody"):
-            prosody = compute_prosody(speech)
+            prosody = compute_prosody(speech, vad=self.voice_activity)
 
         # 5. Emotion per segment, with the user's overrides.
         with stage("emotion"):

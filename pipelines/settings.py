@@ -26,17 +26,21 @@ class AudioSettings:
 class TranscriptSettings:
     # "auto": align the script when given, else recognise; "energy": skip phones entirely.
     mode: str = "auto"
-    # Below this fraction of script words matched by the recogniser, the script is taken as not
-    # matching the speech and phone recognition is used instead.
-    min_script_match: float = 0.25
+    # Below this fraction of script words whose sound fits the alignment (acoustic score per
+    # frame, see pipelines/text/matching.py), the script is taken as not matching the speech and
+    # phone recognition is used instead.
+    min_script_match: float = 0.5
+    # Above this fraction of the recording spent in "pauses" that fit badly (speech the script
+    # does not contain), the script is taken as not matching (or covering only part of) the speech.
+    max_unexplained_speech: float = 0.2
 
 
 @dataclass
 class FaceSettings:
-    framing: str = "crop"  # "crop" (face-centred square) | "full" (whole image)
+    framing: str = "full"  # "full" (the whole photo, as uploaded) | "crop" (face-centred square)
     working_max_side: int = 1024  # detection runs at most at this resolution
     min_face_px: int = 64  # faces narrower than this in the original image are refused
-    face_fraction: float = 0.42  # face-box width over crop width, for "crop" framing
+    face_fraction: float = 0.40  # face-box width over crop width, for "crop" framing
     warn_yaw_deg: float = 30.0  # a face turned further than this from the camera gets a warning
     max_yaw_deg: float = 50.0  # ... and further than this is refused (the 2-D rig cannot animate it)
     max_megapixels: float = 100.0  # larger images are refused (decompression-bomb guard)
@@ -51,6 +55,11 @@ class MotionSettings:
     jaw_gain: float = 1.0  # loudness → jaw opening
     expression_strength: float = 1.0  # emotion overlay
     saccades: bool = True
+    # Visible lips lead the acoustics: mouth shapes are taken this many seconds ahead of the
+    # audio (0.05 s ≈ 1.25 frames at 25 fps).
+    lip_lead_s: float = 0.05
+    # Eyes counter-rotate against head turns to keep looking at the camera (0 = off, 1 = full).
+    gaze_stabilisation: float = 0.5
 
 
 @dataclass

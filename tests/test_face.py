@@ -372,5 +372,5 @@ def test_compute_framing_near_edge_shifts_and_notes():
     pts = np.array([[10.0, 5.0, 0.0], [110.0, 125.0, 0.0]])
     fr, notes = compute_framing(pts, (1000, 800), 512, FaceSettings())
     x0, y0, x1, y1 = fr.crop
-    assert (x0, y0) == (0.0, 0.0) and round(x1 - x0) == round(100 / 0.42)
+    assert (x0, y0) == (0.0, 0.0) and round(x1 - x0) == round(100 / FaceSettings().face_fraction)
     assert any("edge" in n for n in notes)

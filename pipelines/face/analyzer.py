@@ -34,7 +34,7 @@ from ..types import FaceAnalysis, Framing, MediaRef
 from .describe import head_pose
 
 NUM_LANDMARKS = 478
-FACE_CENTER_Y = 0.44  # "crop" framing: face-box centre at this fraction of the crop height
+FACE_CENTER_Y = 0.48  # "crop" framing: face-box centre at this fraction of the crop height
 _TIE_AREA = 0.10  # faces whose box areas differ by less than this are equally prominent
 _TILE = 512  # tile side (working pixels) for the small-face search
 _MESH_REGION = 2.2  # mesh region side over the face-box size

@@ -42,9 +42,9 @@ class MouthInterior:
         h, w = image.shape[:2]
         samples = [image[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)] for x, y in cheeks]
         skin = np.mean(samples, axis=0).astype(np.float32)
-        light = float(np.clip(skin.mean() / 165.0, 0.55, 1.1))
-        self.teeth_rgb = np.array([218, 210, 196], np.float32) * light
-        self.cavity_rgb = np.array([52, 18, 22], np.float32) * light
+        light = float(np.clip(skin.mean() / 150.0, 0.6, 1.15))
+        self.teeth_rgb = np.array([242, 238, 228], np.float32) * light
+        self.cavity_rgb = np.array([78, 30, 34], np.float32) * light
         self.tongue_rgb = np.array([165, 78, 82], np.float32) * light
         self.light = light
 
@@ -88,7 +88,7 @@ class MouthInterior:
 
         # Soft inner edge of the lips: a slight shadow just inside the contour.
         edge = cv2.GaussianBlur(alpha, (0, 0), max(0.6, 0.012 * self.iod))
-        shade = 0.75 + 0.25 * np.clip((alpha - edge) * 4 + edge, 0, 1)
+        shade = 0.88 + 0.12 * np.clip((alpha - edge) * 4 + edge, 0, 1)
         interior = interior * shade[..., None]
         roi = frame[y0:y1, x0:x1].astype(np.float32)
         out = roi * (1 - alpha[..., None]) + interior * alpha[..., None]
@@ -124,7 +124,7 @@ class MouthInterior:
             height *= min(1.0, (opening - 0.18 * self.iod) / (0.12 * self.iod))
         # Only the front teeth span: the corners of the mouth show cavity (buccal shadow).
         centre_x = lip[:, 0].mean()
-        half = 0.42 * mouth_w
+        half = 0.46 * mouth_w
         xs = np.linspace(centre_x - half, centre_x + half, 24)
         order = np.argsort(lip[:, 0])
         edge_y = np.interp(xs, lip[order, 0], lip[order, 1])
@@ -145,7 +145,7 @@ class MouthInterior:
         base_row = np.interp(xx, xs, base_y)
         depth = np.clip(np.abs(yy - base_row) / max(height, 1.0), 0, 1)
         # Gum-side shadow near the lip, a brighter middle, darker towards the tips and sides.
-        light = (1 - 0.5 * side ** 2) * (0.78 + 0.22 * np.sin(np.pi * (0.25 + 0.6 * depth))) * gaps
+        light = (1 - 0.35 * side ** 2) * (0.86 + 0.14 * np.sin(np.pi * (0.25 + 0.6 * depth))) * gaps
         teeth = self.teeth_rgb[None, None, :] * light[..., None]
         return img * (1 - a[..., None]) + teeth * a[..., None]
 

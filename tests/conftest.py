@@ -29,11 +29,12 @@ def speech_script() -> str:
 
 @pytest.fixture(scope="session")
 def framed_face(portrait_path):
-    """The sample portrait framed at 256 px and its face analysis (shared: analysis is slow-ish)."""
+    """The sample portrait cropped around the face at 256 px, and its face analysis (shared)."""
     from pipelines.face import FaceAnalyzer, frame_image, load_portrait
+    from pipelines.settings import FaceSettings
 
     image, ref = load_portrait(portrait_path)
-    with FaceAnalyzer() as fa:
+    with FaceAnalyzer(FaceSettings(framing="crop")) as fa:
         face = fa.analyze(image, ref, 256)
     return frame_image(image, face.framing), face
 

@@ -33,7 +33,7 @@ def portrait() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def analyzer():
-    with FaceAnalyzer(FaceSettings()) as a:
+    with FaceAnalyzer(FaceSettings(framing="crop")) as a:
         yield a
 
 
@@ -354,7 +354,7 @@ def test_analysis_round_trips_through_json(analysis):
 
 
 def test_models_are_cached_and_closed(portrait):
-    a = FaceAnalyzer(FaceSettings())
+    a = FaceAnalyzer(FaceSettings(framing="crop"))
     a.analyze(portrait, REF, 256)
     mesh = a._mesh
     t0 = time.perf_counter()
@@ -370,7 +370,7 @@ def test_models_are_cached_and_closed(portrait):
 def test_compute_framing_near_edge_shifts_and_notes():
     # A face box hugging the top-left corner of a 1000x800 photo.
     pts = np.array([[10.0, 5.0, 0.0], [110.0, 125.0, 0.0]])
-    fr, notes = compute_framing(pts, (1000, 800), 512, FaceSettings())
+    fr, notes = compute_framing(pts, (1000, 800), 512, FaceSettings(framing="crop"))
     x0, y0, x1, y1 = fr.crop
     assert (x0, y0) == (0.0, 0.0) and round(x1 - x0) == round(100 / FaceSettings().face_fraction)
     assert any("edge" in n for n in notes)

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from ..errors import FaceTooSmallError, ImageError, NoFaceError
+from ..native import quiet_native_stderr
 from ..settings import FaceSettings
 from ..types import FaceAnalysis, Framing, MediaRef
 from .describe import head_pose
@@ -176,10 +177,16 @@ class FaceAnalyzer:
             found = self._mesh_boxes(work)
         if not found:
             found = self._detect_tiled(work)
+        if not found and scale < 1.0:
+            # Small faces in big photos vanish at the working size: look again, tiled, at twice
+            # that resolution, so the user hears "too small" rather than "no face".
+            scale = min(1.0, 2 * scale)
+            found = self._detect_tiled(_resize(image, scale) if scale < 1.0 else image)
         return [_Candidate(tuple(v / scale for v in box), score) for box, score in found]
 
     def _detect(self, img: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
-        res = self._get_detector().process(np.ascontiguousarray(img))
+        with quiet_native_stderr():
+            res = self._get_detector().process(np.ascontiguousarray(img))
         h, w = img.shape[:2]
         out = []
         for det in res.detections or []:
@@ -191,7 +198,8 @@ class FaceAnalyzer:
         return out
 
     def _mesh_boxes(self, img: np.ndarray):
-        res = self._get_mesh().process(np.ascontiguousarray(img))
+        with quiet_native_stderr():
+            res = self._get_mesh().process(np.ascontiguousarray(img))
         h, w = img.shape[:2]
         out = []
         for face in res.multi_face_landmarks or []:
@@ -226,7 +234,8 @@ class FaceAnalyzer:
         region = _crop_padded(img, rx, ry, s)
         region = cv2.resize(region, (target, target),
                             interpolation=cv2.INTER_AREA if target < s else cv2.INTER_CUBIC)
-        res = self._get_mesh().process(np.ascontiguousarray(region))
+        with quiet_native_stderr():
+            res = self._get_mesh().process(np.ascontiguousarray(region))
         faces = res.multi_face_landmarks or []
         if not faces:
             return None

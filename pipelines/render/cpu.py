@@ -7,6 +7,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ..native import quiet_native_stderr
 from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
 from .mouth import MouthInterior, close_mouth_plate
@@ -29,11 +30,12 @@ class PersonMatte:
         self._model = None
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        if self._model is None:
-            import mediapipe as mp
+        with quiet_native_stderr():
+            if self._model is None:
+                import mediapipe as mp
 
-            self._model = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
-        mask = self._model.process(np.ascontiguousarray(image)).segmentation_mask
+                self._model = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+            mask = self._model.process(np.ascontiguousarray(image)).segmentation_mask
         return np.asarray(mask, dtype=np.float32)
 
     def close(self) -> None:

@@ -75,9 +75,8 @@ def _add_render_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_project(args):
-    from pipelines.emotion import parse_emotion
-    from pipelines.project import EmotionOverride, Project
-    from pipelines.settings import PipelineSettings, load_preset
+    from pipelines.project import Project
+    from pipelines.settings import load_preset
 
     if args.project:
         if args.portrait or args.audio:

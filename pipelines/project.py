@@ -7,7 +7,6 @@ new scene text) re-renders from the first stage the edit invalidates.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import ProjectError
+from .files import atomic_output, file_sha256
 from .serialization import from_jsonable, to_jsonable
 from .settings import PipelineSettings
 from .types import (EmotionTrack, FaceAnalysis, MediaRef, MotionTrack, SceneDescription,
@@ -26,12 +26,6 @@ PROJECT_VERSION = 1
 STAGE_FIELDS = ("face", "transcript", "emotion", "scene", "motion")
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def media_ref(path: str | os.PathLike) -> MediaRef:
@@ -91,8 +85,6 @@ class Project:
         return json.dumps(to_jsonable(self), separators=(",", ":"))
 
     def save(self, path: str | os.PathLike) -> Path:
-        from .export.video import atomic_output
-
         with atomic_output(path, ".json") as tmp:
             tmp.write_text(self.to_json())
         return Path(path)

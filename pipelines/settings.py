@@ -57,7 +57,7 @@ class MotionSettings:
     saccades: bool = True
     # Visible lips lead the acoustics: mouth shapes are taken this many seconds ahead of the
     # audio (0.05 s ≈ 1.25 frames at 25 fps).
-    lip_lead_s: float = 0.05
+    lip_lead_s: float = 0.02
     # Eyes counter-rotate against head turns to keep looking at the camera (0 = off, 1 = full).
     gaze_stabilisation: float = 0.5
 

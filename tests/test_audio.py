@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from pipelines.audio import compute_prosody, load_speech
-from pipelines.audio.decode import ffmpeg_exe, file_sha256
+from pipelines.audio.decode import ffmpeg_exe
+from pipelines.files import file_sha256
 from pipelines.errors import (AudioError, AudioTooLongError, SilentAudioError,
                               UnsupportedFormatError)
 from pipelines.settings import AudioSettings

@@ -6,7 +6,6 @@ problems (not audio, no audio stream, far too long) are reported before anything
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..errors import AudioError, AudioTooLongError, SilentAudioError, UnsupportedFormatError
 from ..settings import AudioSettings
+from ..files import file_sha256
 from ..types import MediaRef, Speech
 
 SUPPORTED_FORMATS = ("wav", "mp3", "m4a", "ogg", "webm", "flac")
@@ -71,12 +71,6 @@ def load_speech(path: str | Path, settings: AudioSettings | None = None) -> Spee
     )
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _existing_file(path: str | Path) -> Path:

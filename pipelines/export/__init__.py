@@ -1,4 +1,5 @@
 """Export: MP4 (H.264 + AAC) written atomically."""
-from .video import atomic_output, probe_durations, write_mp4
+from ..files import atomic_output
+from .video import probe_durations, write_mp4
 
 __all__ = ["atomic_output", "probe_durations", "write_mp4"]

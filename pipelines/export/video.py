@@ -7,32 +7,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import imageio_ffmpeg
 import numpy as np
 
+from ..files import atomic_output
 from ..settings import ExportSettings
-
-
-@contextmanager
-def atomic_output(path: str | os.PathLike, suffix: str) -> Iterator[Path]:
-    """Yields a temporary path beside `path`; on success it replaces `path`, on error it is
-    removed. Used for every file the app writes for the user."""
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".partial{suffix}", dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, dest)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
 
 
 def write_mp4(frames: Iterable[np.ndarray], out_path: str | os.PathLike, *, fps: float,

@@ -10,10 +10,10 @@ Public API:
 from .analyzer import (FACE_CENTER_Y, FaceAnalyzer, FaceTurnedAwayError, compute_framing,
                        frame_image, map_to_frame, map_to_original)
 from .describe import describe_face, eye_openness, head_pose, mouth_openness, smile_amount
-from .io import SUPPORTED_FORMATS, file_sha256, load_portrait
+from .io import SUPPORTED_FORMATS, load_portrait
 
 __all__ = [
     "FACE_CENTER_Y", "FaceAnalyzer", "FaceTurnedAwayError", "SUPPORTED_FORMATS", "compute_framing",
-    "describe_face", "eye_openness", "file_sha256", "frame_image", "head_pose", "load_portrait",
+    "describe_face", "eye_openness", "frame_image", "head_pose", "load_portrait",
     "map_to_frame", "map_to_original", "mouth_openness", "smile_amount",
 ]

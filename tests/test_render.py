@@ -21,6 +21,13 @@ def _cavity_pixels(img, region) -> int:
     return int(((px.mean(axis=2) < 110) & (px[..., 0] - px[..., 1] > 15)).sum())
 
 
+def _interior_pixels(img, region) -> int:
+    """Cavity or teeth: what shows only when the lips part."""
+    px = img[region].astype(float)
+    teeth = (px.min(axis=2) > 170) & (np.ptp(px, axis=2) < 40)
+    return _cavity_pixels(img, region) + int(teeth.sum())
+
+
 def _diff(a, b, region=None):
     if region is not None:
         a, b = a[region], b[region]
@@ -57,10 +64,10 @@ def test_lips_close_at_rest_even_on_a_smiling_photo_with_teeth(prepared, framed_
 def test_bilabial_closure_closes_an_open_jaw(prepared):
     renderer, prep, face = prepared
     mouth = _box(face, L.INNER_LIP_RING, pad=4)
-    apart = renderer.render_frame(prep, weights(jawOpen=0.3), STILL)
-    closed = renderer.render_frame(prep, weights(jawOpen=0.3, mouthClose=1.0), STILL)
-    assert _cavity_pixels(apart, mouth) > 20
-    assert _cavity_pixels(closed, mouth) <= 0.1 * _cavity_pixels(apart, mouth)
+    apart = renderer.render_frame(prep, weights(jawOpen=0.5), STILL)
+    closed = renderer.render_frame(prep, weights(jawOpen=0.5, mouthClose=1.0), STILL)
+    assert _interior_pixels(apart, mouth) > 40
+    assert _interior_pixels(closed, mouth) <= 0.1 * _interior_pixels(apart, mouth)
 
 
 def test_blink_closes_the_eyes_only(prepared):

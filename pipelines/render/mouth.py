@@ -26,7 +26,9 @@ def close_mouth_plate(image: np.ndarray, landmarks: np.ndarray, iod: float) -> n
     ring = landmarks[list(L.INNER_LIP_RING), :2]
     mask = np.zeros(image.shape[:2], np.uint8)
     cv2.fillPoly(mask, [_poly(ring)], 255, cv2.LINE_AA, _SHIFT)
-    grow = max(1, int(round(0.015 * iod)))
+    # Wide enough to take the dark line where the photo's lips meet the teeth, which would
+    # otherwise stretch into a black rim around every opening.
+    grow = max(1, int(round(0.035 * iod)))
     mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
     if mask.max() == 0:
         return image.copy()
@@ -86,10 +88,9 @@ class MouthInterior:
             interior = self._teeth_row(interior, upper - off, mouth_w, down=True)
             interior = self._teeth_row(interior, lower - off, mouth_w, down=False, opening=opening)
 
-        # Soft inner edge of the lips: a slight shadow just inside the contour.
-        edge = cv2.GaussianBlur(alpha, (0, 0), max(0.6, 0.012 * self.iod))
-        shade = 0.88 + 0.12 * np.clip((alpha - edge) * 4 + edge, 0, 1)
-        interior = interior * shade[..., None]
+        # Lips are rounded: feather the contour so the interior fades in under them instead
+        # of looking cut out.
+        alpha = cv2.GaussianBlur(alpha, (0, 0), max(0.6, 0.012 * self.iod))
         roi = frame[y0:y1, x0:x1].astype(np.float32)
         out = roi * (1 - alpha[..., None]) + interior * alpha[..., None]
         frame[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
@@ -119,9 +120,9 @@ class MouthInterior:
         lower row shows only when the jaw is well open."""
         height = (0.075 if down else 0.05) * self.iod
         if not down:
-            if opening < 0.18 * self.iod:
+            if opening < 0.2 * self.iod:  # the lower lip hides the lower teeth in most speech
                 return img
-            height *= min(1.0, (opening - 0.18 * self.iod) / (0.12 * self.iod))
+            height *= min(1.0, (opening - 0.2 * self.iod) / (0.1 * self.iod))
         # Only the front teeth span: the corners of the mouth show cavity (buccal shadow).
         centre_x = lip[:, 0].mean()
         half = 0.46 * mouth_w

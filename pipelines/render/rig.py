@@ -28,7 +28,7 @@ from ..types import BLENDSHAPE_INDEX
 from . import landmarks as L
 
 # Jaw drop of the lower lip at jawOpen = 1, in inter-ocular distances.
-JAW_DROP = 0.36
+JAW_DROP = 0.30
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:

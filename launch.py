@@ -176,7 +176,7 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from pipelines.bench import run_bench
 
-    run_bench(seconds=args.seconds, size=args.size, fps=args.fps)
+    run_bench(seconds=args.seconds, size=args.size, fps=args.fps, asr=args.asr)
     return 0
 
 
@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--fps", type=float, default=25.0)
+    p.add_argument("--asr", action="store_true", help="no script: time speech recognition too")
     sub.add_parser("check", help="verify the installation")
     p = sub.add_parser("studio", help="start the studio UI")
     p.add_argument("--host", default="127.0.0.1")

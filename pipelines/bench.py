@@ -31,7 +31,8 @@ def make_sample(seconds: float, folder: Path) -> tuple[Path, str]:
     return path, script
 
 
-def run_bench(seconds: float = 30.0, size: int = 512, fps: float = 25.0) -> dict:
+def run_bench(seconds: float = 30.0, size: int = 512, fps: float = 25.0, asr: bool = False) -> dict:
+    """`asr`: give no script, so the speech is recognised first (the slower path)."""
     from .pipeline import SynchroRaMaPipeline
     from .project import Project
     from .settings import load_preset
@@ -42,7 +43,8 @@ def run_bench(seconds: float = 30.0, size: int = 512, fps: float = 25.0) -> dict
         settings = load_preset("natural").with_overrides({"render": {"size": size, "fps": fps}})
         t0 = time.perf_counter()
         pipe = SynchroRaMaPipeline.from_settings(settings)
-        project = Project.new(ASSETS / "portrait.png", audio, script=script, seed=0, settings=settings)
+        project = Project.new(ASSETS / "portrait.png", audio, script=None if asr else script,
+                              seed=0, settings=settings)
         out = pipe(project, folder / "bench.mp4")
         wall = time.perf_counter() - t0
         frames = out.project.motion.num_frames

@@ -3,6 +3,7 @@
 
     launch.py                 start the studio (same as `launch.py studio`)
     launch.py render ...      portrait + speech → MP4 (see `launch.py render --help`)
+    launch.py analyze ...     transcript, segments and the emotion embedding of a recording
     launch.py demo            render the bundled sample portrait and speech
     launch.py bench           time a fixed sample, print one JSON line
     launch.py check           verify the installation (models ship in the packages)
@@ -63,8 +64,12 @@ def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=None, help="output frame rate")
     p.add_argument("--framing", choices=("crop", "full"), default=None,
                    help="crop: face-centred square; full: the whole photo")
-    p.add_argument("--emotion", default=None,
-                   help="expression for the whole clip: LABEL[:INTENSITY], e.g. happy:0.6")
+    emotion = p.add_mutually_exclusive_group()
+    emotion.add_argument("--emotion", default=None,
+                         help="expression for the whole clip: LABEL[:INTENSITY], e.g. happy:0.6")
+    emotion.add_argument("--emotion-track", default=None,
+                         help='per-segment overrides (JSON): [{"segment": 0, "label": "sad", '
+                              '"intensity": 0.8, "valence": -0.5, "arousal": -0.3}, …]')
     p.add_argument("--scene", default=None, help="scene description text (stored in the project)")
     p.add_argument("--max-duration", type=float, default=None,
                    help="longest accepted recording in seconds (default 600)")
@@ -85,7 +90,7 @@ def build_project(args):
         project = Project.load(args.project)
         # Saved intermediates are kept; only explicit new choices invalidate them.
         if any(v is not None for v in (args.preset, args.size, args.fps, args.framing,
-                                       args.seed, args.emotion, args.scene)):
+                                       args.seed, args.emotion, args.emotion_track, args.scene)):
             _apply_choices(project, args)
         return project
     if not args.portrait or not args.audio:
@@ -94,11 +99,7 @@ def build_project(args):
                          "Example: launch.py render --portrait me.jpg --audio take1.wav --out clip.mp4")
     script = args.transcript
     if args.transcript_file:
-        try:
-            script = Path(args.transcript_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            from pipelines.errors import InputError
-            raise InputError(f"Could not read the transcript file {args.transcript_file}: {e}") from None
+        script = _read_text(args.transcript_file)
     settings = load_preset(args.preset) if args.preset else load_preset("natural")
     project = Project.new(args.portrait, args.audio, script=script, seed=args.seed or 0,
                           settings=settings)
@@ -138,7 +139,10 @@ def _apply_choices(project, args) -> None:
     if args.emotion:
         label, intensity = parse_emotion(args.emotion)
         project.emotion_overrides = [EmotionOverride(segment=-1, label=label, intensity=intensity)]
-        project.invalidate("emotion")
+    if getattr(args, "emotion_track", None):
+        from pipelines.emotion import load_emotion_track_file
+
+        project.emotion_overrides = load_emotion_track_file(args.emotion_track)
     if args.scene is not None:
         project.scene_text = args.scene
         project.invalidate("scene")
@@ -167,10 +171,64 @@ def cmd_demo(args) -> int:
     args.audio = str(ASSETS / "speech.wav")
     args.transcript = (ASSETS / "speech.txt").read_text()
     for name in ("transcript_file", "project", "preset", "seed", "size", "fps", "framing",
-                 "emotion", "scene", "max_duration", "project_out", "motion_out"):
+                 "emotion", "emotion_track", "scene", "max_duration", "project_out", "motion_out"):
         setattr(args, name, getattr(args, name, None))
     args.quiet = False
     return cmd_render(args)
+
+
+def cmd_analyze(args) -> int:
+    import json
+
+    from pipelines.files import atomic_output
+    from pipelines.pipeline import SynchroRaMaPipeline
+    from pipelines.serialization import to_jsonable
+    from pipelines.settings import load_preset
+
+    script = args.transcript
+    if args.transcript_file:
+        script = _read_text(args.transcript_file)
+    settings = load_preset(args.preset or "natural")
+    result = SynchroRaMaPipeline.from_settings(settings).analyze(args.audio, script)
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    segments = []
+    for seg in result.emotion.segments:
+        entry = {"start": seg.segment.start, "end": seg.segment.end, "text": seg.segment.text}
+        for sig in seg.signals:
+            entry[sig.signal] = to_jsonable(sig)
+        entry["fused"] = to_jsonable(seg.fused)
+        entry["fused"]["label"] = seg.fused.label
+        segments.append(entry)
+    if args.json:
+        with atomic_output(args.json, ".json") as tmp:
+            tmp.write_text(json.dumps({"transcript_source": result.transcript.source,
+                                       "segments": segments}, indent=1))
+    print(f"{'time':>13}  {'fused':<10} {'int':>4} {'val':>5} {'aro':>5}  "
+          f"{'text':<16} {'voice':<16} {'v/a':<11}  words")
+    for seg in result.emotion.segments:
+        by = {s.signal: s for s in seg.signals}
+        def top(name):
+            s = by.get(name)
+            if s is None or not s.probs:
+                return "-"
+            label = max(s.probs, key=s.probs.get)
+            return f"{label} {s.probs[label]:.2f}/c{s.confidence:.1f}"
+        va = by.get("valence_arousal")
+        va_txt = "-" if va is None else f"{va.valence or 0:+.2f} {va.arousal or 0:+.2f}"
+        f = seg.fused
+        print(f"{seg.segment.start:5.2f}-{seg.segment.end:6.2f}s  {f.label:<10} {f.intensity:4.2f} "
+              f"{f.valence:+5.2f} {f.arousal:+5.2f}  {top('text_sentiment'):<16} "
+              f"{top('speech_emotion'):<16} {va_txt:<11}  {seg.segment.text[:60]}")
+    return 0
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        from pipelines.errors import InputError
+        raise InputError(f"Could not read the text file {path}: {e}") from None
 
 
 def cmd_bench(args) -> int:
@@ -199,6 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("render", help="portrait + speech → talking-face MP4")
     _add_render_args(p)
+    p = sub.add_parser("analyze", help="transcript, segments and emotion embedding of a recording")
+    p.add_argument("--audio", required=True)
+    script = p.add_mutually_exclusive_group()
+    script.add_argument("--transcript")
+    script.add_argument("--transcript-file")
+    p.add_argument("--preset", default=None)
+    p.add_argument("--json", help="write the analysis here (JSON)")
     p = sub.add_parser("demo", help="render the bundled sample")
     p.add_argument("--out", default=str(ROOT / "out" / "demo.mp4"))
     p = sub.add_parser("bench", help="time a fixed sample; prints one JSON line")
@@ -212,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=7860)
     args = parser.parse_args(argv)
     command = args.command or "studio"
-    handler = {"render": cmd_render, "demo": cmd_demo, "bench": cmd_bench, "check": cmd_check,
+    handler = {"render": cmd_render, "analyze": cmd_analyze, "demo": cmd_demo, "bench": cmd_bench, "check": cmd_check,
                "studio": cmd_studio}[command]
     from pipelines.errors import StudioError
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .emotion import build_emotion_track, segment_speech
+from .emotion import EmotionAnalyzer, apply_overrides, segment_speech
 from .errors import InputError, RenderInterrupted
 from .export.video import write_mp4
 from .project import Project
@@ -37,10 +37,20 @@ class PipelineOutput:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class SpeechAnalysis:
+    speech: Speech
+    transcript: object
+    prosody: object
+    emotion: object
+    warnings: list[str] = field(default_factory=list)
+
+
 class SynchroRaMaPipeline:
-    def __init__(self, *, face_analyzer, aligner, voice_activity, motion_model, renderer,
-                 settings: PipelineSettings):
+    def __init__(self, *, face_analyzer, aligner, voice_activity, emotion_analyzer, motion_model,
+                 renderer, settings: PipelineSettings):
         self.face_analyzer = face_analyzer
+        self.emotion_analyzer = emotion_analyzer
         self.aligner = aligner
         self.voice_activity = voice_activity
         self.motion_model = motion_model
@@ -62,9 +72,22 @@ class SynchroRaMaPipeline:
         return cls(face_analyzer=FaceAnalyzer(settings.face),
                    aligner=PocketsphinxAligner(),
                    voice_activity=SileroVoiceActivity(),
+                   emotion_analyzer=EmotionAnalyzer(settings.emotion),
                    motion_model=AudioToMotion(settings.motion),
                    renderer=CpuRenderer(settings.render),
                    settings=settings)
+
+    def analyze(self, audio_path: str | Path, script: str | None = None) -> SpeechAnalysis:
+        """Speech-only analysis (`launch.py analyze`): transcript, segments, emotion embedding."""
+        from .audio import compute_prosody, load_speech
+
+        s = self.settings
+        speech = load_speech(audio_path, s.audio)
+        transcript = self.aligner.transcribe(speech, script, s.transcript)
+        prosody = compute_prosody(speech, vad=self.voice_activity)
+        segments = segment_speech(transcript, prosody, speech.duration, s.emotion.min_pause_s)
+        emotion = self.emotion_analyzer(speech, prosody, transcript, segments)
+        return SpeechAnalysis(speech, transcript, prosody, emotion, list(transcript.warnings))
 
     def check_inputs(self, project: Project, out_path: str | Path | None) -> None:
         s = project.settings
@@ -101,7 +124,7 @@ class SynchroRaMaPipeline:
             return _Timer(timings, name)
 
         # 1. Portrait: load, frame, face mesh.
-        from .face import frame_image, load_portrait
+        from .face import frame_image, load_portrait, rest_expression
 
         with stage("portrait"):
             image, _ = load_portrait(project.portrait.path)
@@ -127,11 +150,16 @@ class SynchroRaMaPipeline:
         with stage("prosody"):
             prosody = compute_prosody(speech, vad=self.voice_activity)
 
-        # 5. Emotion per segment, with the user's overrides.
+        # 5. Emotion per segment (multimodal embedding), then the user's overrides.
         with stage("emotion"):
             if project.emotion is None:
-                segments = segment_speech(project.transcript, prosody, speech.duration)
-                project.emotion = build_emotion_track(segments, project.emotion_overrides)
+                segments = project.segments or segment_speech(
+                    project.transcript, prosody, speech.duration, settings.emotion.min_pause_s)
+                project.emotion = self.emotion_analyzer(speech, prosody, project.transcript, segments)
+            effective = apply_overrides(project.emotion, project.emotion_overrides)
+            if effective != project.emotion:
+                project.motion = None  # the face must follow the edited emotion
+            project.emotion = effective
 
         # 6. Scene description (the user's text for now; generation comes with the LLM stage).
         with stage("scene"):
@@ -145,7 +173,7 @@ class SynchroRaMaPipeline:
                 project.motion = self.motion_model(
                     transcript=project.transcript, prosody=prosody, duration=speech.duration,
                     fps=settings.render.fps, seed=project.seed, emotion=project.emotion,
-                    scene=project.scene)
+                    scene=project.scene, rest_expression=rest_expression(project.face.landmarks))
 
         project.warnings = _unique(warnings)
         if out_path is None:

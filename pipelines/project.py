@@ -17,7 +17,7 @@ from .errors import ProjectError
 from .files import atomic_output, file_sha256
 from .serialization import from_jsonable, to_jsonable
 from .settings import PipelineSettings
-from .types import (EmotionTrack, FaceAnalysis, MediaRef, MotionTrack, SceneDescription,
+from .types import (EmotionTrack, Segment, FaceAnalysis, MediaRef, MotionTrack, SceneDescription,
                     Transcript)
 
 PROJECT_VERSION = 1
@@ -40,6 +40,8 @@ class EmotionOverride:
     segment: int = -1
     label: Optional[str] = None
     intensity: Optional[float] = None
+    valence: Optional[float] = None
+    arousal: Optional[float] = None
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Project:
     script: Optional[str] = None
     seed: int = 0
     settings: PipelineSettings = field(default_factory=PipelineSettings)
+    segments: Optional[list[Segment]] = None  # user-edited segmentation; None = automatic
     emotion_overrides: list[EmotionOverride] = field(default_factory=list)
     scene_text: Optional[str] = None
     face: Optional[FaceAnalysis] = None

@@ -47,6 +47,21 @@ class FaceSettings:
 
 
 @dataclass
+class EmotionSettings:
+    """Which backend computes each signal. "vader"/"prosody" are embedded (offline, CPU);
+    "transformers" loads `*_model` (a local folder, or a model id already in the user's cache)."""
+
+    text_backend: str = "vader"
+    text_model: str = ""
+    speech_backend: str = "prosody"
+    speech_model: str = ""
+    valence_arousal_backend: str = "prosody"
+    valence_arousal_model: str = ""
+    device: str = "cpu"
+    min_pause_s: float = 0.45  # pauses at least this long start a new segment
+
+
+@dataclass
 class MotionSettings:
     head_motion: float = 1.0  # scales nods/turns driven by prosody
     idle_motion: float = 1.0  # breathing and slow drift
@@ -82,6 +97,7 @@ class PipelineSettings:
     preset: str = "natural"
     audio: AudioSettings = field(default_factory=AudioSettings)
     transcript: TranscriptSettings = field(default_factory=TranscriptSettings)
+    emotion: EmotionSettings = field(default_factory=EmotionSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
     motion: MotionSettings = field(default_factory=MotionSettings)
     render: RenderSettings = field(default_factory=RenderSettings)

@@ -133,13 +133,57 @@ class Segment:
 # --------------------------------------------------------------------------------------------
 
 @dataclass
+class SignalEstimate:
+    """What one emotion signal (one backend) says about one segment.
+
+    `probs` is a distribution over EMOTIONS (empty when the signal has no view on categories);
+    `valence`/`arousal` in [-1, 1] (None when the signal does not estimate them); `confidence`
+    in [0, 1] is how much fusion should trust this estimate (0 = no evidence, e.g. no words);
+    `details` holds raw scores for the "why" view (e.g. VADER compound, pitch z-score)."""
+
+    signal: str  # "text_sentiment" | "speech_emotion" | "valence_arousal"
+    backend: str  # e.g. "vader", "prosody", "transformers:<model id>"
+    probs: dict[str, float] = field(default_factory=dict)
+    valence: Optional[float] = None
+    arousal: Optional[float] = None
+    confidence: float = 0.0
+    details: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class FusedEmotion:
+    """The multimodal embedding of one segment (what was detected, before any override)."""
+
+    probs: dict[str, float] = field(default_factory=lambda: {e: float(e == "neutral") for e in EMOTIONS})
+    valence: float = 0.0
+    arousal: float = 0.0
+    intensity: float = 0.0
+    vector: list[float] = field(default_factory=list)
+    contributions: dict[str, float] = field(default_factory=dict)  # fusion weight per signal
+
+    @property
+    def label(self) -> str:
+        """The leading emotion when emotions together outweigh neutral (negative text spreads
+        over sad/angry/fearful/disgusted, so a plain argmax would say neutral too often)."""
+        emotions = {k: v for k, v in self.probs.items() if k != "neutral"}
+        if emotions and sum(emotions.values()) > self.probs.get("neutral", 0.0):
+            return max(emotions, key=emotions.get)
+        return "neutral"
+
+
+@dataclass
 class SegmentEmotion:
+    """One segment's emotion: the detected embedding and the effective values the face uses
+    (the detected ones, or the user's overrides where set)."""
+
     segment: Segment
     label: str = "neutral"
     intensity: float = 0.0
     valence: float = 0.0
     arousal: float = 0.0
     source: str = "detected"  # "detected" | "override"
+    fused: Optional[FusedEmotion] = None
+    signals: list[SignalEstimate] = field(default_factory=list)
 
 
 @dataclass

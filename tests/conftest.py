@@ -49,10 +49,11 @@ def prepared(framed_face):
     return renderer, renderer.prepare(framed, face), face
 
 
-def weights(**named) -> np.ndarray:
+def weights(base=None, **named) -> np.ndarray:
+    """Blendshape weights: `base` (e.g. the portrait's rest expression) with `named` set."""
     from pipelines.types import BLENDSHAPE_INDEX
 
-    w = np.zeros(len(BLENDSHAPE_INDEX), np.float32)
+    w = np.zeros(len(BLENDSHAPE_INDEX), np.float32) if base is None else np.array(base, np.float32)
     for k, v in named.items():
         w[BLENDSHAPE_INDEX[k]] = v
     return w

@@ -36,8 +36,8 @@ def _diff(a, b, region=None):
 
 def test_jaw_open_changes_the_mouth_and_shows_a_dark_interior(prepared):
     renderer, prep, face = prepared
-    rest = renderer.render_frame(prep, weights(), STILL)
-    open_ = renderer.render_frame(prep, weights(jawOpen=0.6), STILL)
+    rest = renderer.render_frame(prep, weights(prep.rig.rest_expression), STILL)
+    open_ = renderer.render_frame(prep, weights(prep.rig.rest_expression, jawOpen=0.6), STILL)
     mouth = _box(face, L.INNER_LIP_RING, pad=4)
     eyes = _box(face, L.EYE["Left"]["upper"] + L.EYE["Right"]["upper"], pad=2)
     assert _diff(rest, open_, mouth) > 15
@@ -50,7 +50,7 @@ def test_jaw_open_changes_the_mouth_and_shows_a_dark_interior(prepared):
 def test_lips_close_at_rest_even_on_a_smiling_photo_with_teeth(prepared, framed_face):
     renderer, prep, face = prepared
     framed, _ = framed_face
-    rest = renderer.render_frame(prep, weights(), STILL)
+    rest = renderer.render_frame(prep, weights(prep.rig.rest_expression), STILL)
     # The photo shows teeth (bright) between the lips; the rest frame must not.
     gap = _box(face, L.LIP_INNER_UPPER + L.LIP_INNER_LOWER, pad=0)
     def teeth_like(img):  # bright and unsaturated, unlike skin and lips
@@ -64,16 +64,16 @@ def test_lips_close_at_rest_even_on_a_smiling_photo_with_teeth(prepared, framed_
 def test_bilabial_closure_closes_an_open_jaw(prepared):
     renderer, prep, face = prepared
     mouth = _box(face, L.INNER_LIP_RING, pad=4)
-    apart = renderer.render_frame(prep, weights(jawOpen=0.5), STILL)
-    closed = renderer.render_frame(prep, weights(jawOpen=0.5, mouthClose=1.0), STILL)
+    apart = renderer.render_frame(prep, weights(prep.rig.rest_expression, jawOpen=0.5), STILL)
+    closed = renderer.render_frame(prep, weights(prep.rig.rest_expression, jawOpen=0.5, mouthClose=1.0), STILL)
     assert _interior_pixels(apart, mouth) > 40
     assert _interior_pixels(closed, mouth) <= 0.1 * _interior_pixels(apart, mouth)
 
 
 def test_blink_closes_the_eyes_only(prepared):
     renderer, prep, face = prepared
-    rest = renderer.render_frame(prep, weights(), STILL)
-    blink = renderer.render_frame(prep, weights(eyeBlinkLeft=1, eyeBlinkRight=1), STILL)
+    rest = renderer.render_frame(prep, weights(prep.rig.rest_expression), STILL)
+    blink = renderer.render_frame(prep, weights(prep.rig.rest_expression, eyeBlinkLeft=1, eyeBlinkRight=1), STILL)
     for side in ("Left", "Right"):
         eye = _box(face, L.EYE[side]["upper"] + L.EYE[side]["lower"], pad=1)
         assert _diff(rest, blink, eye) > 8
@@ -82,8 +82,8 @@ def test_blink_closes_the_eyes_only(prepared):
 
 def test_head_turn_moves_the_head_but_not_the_background(prepared):
     renderer, prep, face = prepared
-    rest = renderer.render_frame(prep, weights(), STILL)
-    turned = renderer.render_frame(prep, weights(), np.array([8, 4, 3, 0, 0, 0], np.float32))
+    rest = renderer.render_frame(prep, weights(prep.rig.rest_expression), STILL)
+    turned = renderer.render_frame(prep, weights(prep.rig.rest_expression), np.array([8, 4, 3, 0, 0, 0], np.float32))
     face_box = _box(face, range(468), pad=0)
     assert _diff(rest, turned, face_box) > 5
     # Image corners are background in the sample portrait: not a pixel may move.
@@ -94,7 +94,7 @@ def test_head_turn_moves_the_head_but_not_the_background(prepared):
 
 def test_rendering_is_deterministic(prepared):
     renderer, prep, _ = prepared
-    w, pose = weights(jawOpen=0.3, mouthSmileLeft=0.5), np.array([3, -2, 1, 0.02, 0, 0], np.float32)
+    w, pose = weights(prep.rig.rest_expression, jawOpen=0.3, mouthSmileLeft=0.5), np.array([3, -2, 1, 0.02, 0, 0], np.float32)
     assert np.array_equal(renderer.render_frame(prep, w, pose), renderer.render_frame(prep, w, pose))
 
 
@@ -102,6 +102,23 @@ def test_rendering_is_deterministic(prepared):
                                    "browDownLeft", "eyeWideRight", "mouthPucker", "noseSneerLeft"])
 def test_expression_channels_change_the_face(prepared, shape):
     renderer, prep, face = prepared
-    rest = renderer.render_frame(prep, weights(), STILL)
-    moved = renderer.render_frame(prep, weights(**{shape: 1.0}), STILL)
+    rest = renderer.render_frame(prep, weights(prep.rig.rest_expression), STILL)
+    moved = renderer.render_frame(prep, weights(prep.rig.rest_expression, **{shape: 1.0}), STILL)
     assert _diff(rest, moved, _box(face, range(468), pad=0)) > 0.3
+
+
+def test_a_smiling_photo_can_lose_its_smile(prepared):
+    """Weights below the photo's own expression take it away (how a "sad" override on a
+    smiling portrait removes the smile)."""
+    renderer, prep, face = prepared
+    rest = prep.rig.rest_expression
+    assert rest[[23, 24]].min() > 0.5  # the sample portrait smiles broadly
+    as_photo = prep.rig.frame(weights(rest), STILL).points
+    no_smile = prep.rig.frame(weights(rest, mouthSmileLeft=0, mouthSmileRight=0,
+                                      cheekSquintLeft=0, cheekSquintRight=0), STILL).points
+    sad = prep.rig.frame(weights(rest, mouthSmileLeft=0, mouthSmileRight=0, mouthFrownLeft=0.8,
+                                 mouthFrownRight=0.8, browInnerUp=0.8), STILL).points
+    down = lambda pts: (pts[[61, 291], 1] - pts[13, 1]).mean()  # corners below the lip centre
+    assert down(no_smile) > down(as_photo) + 0.01 * prep.rig.iod
+    assert down(sad) > down(no_smile)
+    assert np.allclose(as_photo, face.landmarks[:, :2] + prep.rig._rest_px, atol=1e-3)

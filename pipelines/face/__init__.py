@@ -9,11 +9,12 @@ Public API:
 """
 from .analyzer import (FACE_CENTER_Y, FaceAnalyzer, FaceTurnedAwayError, compute_framing,
                        frame_image, map_to_frame, map_to_original)
-from .describe import describe_face, eye_openness, head_pose, mouth_openness, smile_amount
+from .describe import (describe_face, eye_openness, head_pose, mouth_openness, rest_expression,
+                       smile_amount)
 from .io import SUPPORTED_FORMATS, load_portrait
 
 __all__ = [
     "FACE_CENTER_Y", "FaceAnalyzer", "FaceTurnedAwayError", "SUPPORTED_FORMATS", "compute_framing",
-    "describe_face", "eye_openness", "frame_image", "head_pose", "load_portrait",
+    "describe_face", "rest_expression", "eye_openness", "frame_image", "head_pose", "load_portrait",
     "map_to_frame", "map_to_original", "mouth_openness", "smile_amount",
 ]

@@ -158,3 +158,20 @@ def _upright(landmarks: np.ndarray) -> np.ndarray:
     a = -math.atan2(d[1], d[0])
     c, s = math.cos(a), math.sin(a)
     return pts @ np.array([[c, s], [-s, c]])
+
+
+def rest_expression(landmarks: np.ndarray) -> np.ndarray:
+    """The portrait's own expression as ARKit-52 weights (a smiling photo has mouthSmile > 0).
+
+    The renderer deforms relative to it (weights equal to these leave the photo as it is), and
+    the motion keeps it for neutral speech but can take it away, so that a "sad" override on a
+    smiling photo really removes the smile."""
+    from ..types import BLENDSHAPE_INDEX
+
+    smile = smile_amount(landmarks)
+    rest = np.zeros(len(BLENDSHAPE_INDEX), np.float32)
+    for side in ("Left", "Right"):
+        rest[BLENDSHAPE_INDEX[f"mouthSmile{side}"]] = 0.9 * smile
+        rest[BLENDSHAPE_INDEX[f"cheekSquint{side}"]] = 0.4 * smile
+        rest[BLENDSHAPE_INDEX[f"eyeSquint{side}"]] = 0.15 * smile
+    return rest

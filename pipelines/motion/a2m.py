@@ -38,7 +38,8 @@ class AudioToMotion:
 
     def __call__(self, *, transcript: Transcript, prosody: Prosody, duration: float, fps: float,
                  seed: int, emotion: EmotionTrack | None = None,
-                 scene: SceneDescription | None = None) -> MotionTrack:
+                 scene: SceneDescription | None = None,
+                 rest_expression: np.ndarray | None = None) -> MotionTrack:
         s = self.settings
         if not fps or fps <= 0 or not np.isfinite(fps):
             raise InputError(f"Frame rate must be positive, got {fps}.")
@@ -61,7 +62,7 @@ class AudioToMotion:
 
         # 2–4. Head: prosody and idle layers, emotion gain and posture, scene cues.
         head = head_motion(feats, times, fps, head_rng)
-        expr = expression_overlay(times, emotion, s.expression_strength, duration)
+        expr = expression_overlay(times, emotion, s.expression_strength, duration, rest_expression)
         cues = apply_cues(times, scene, cue_rng)
         pose = head.audio * (s.head_motion * expr.head_gain)[:, None] + head.idle * s.idle_motion
         pose *= cues.head_damp[:, None]
@@ -79,7 +80,7 @@ class AudioToMotion:
         gaze[:, 0] += s.gaze_stabilisation * pose[:, YAW] / 30.0
         gaze[:, 1] += s.gaze_stabilisation * pose[:, PITCH] / 30.0
 
-        shapes = mouth.shapes + expr.shapes + cues.shapes + eye_shapes(n, blink, gaze)
+        shapes = mouth.shapes * expr.articulation[:, None] + expr.shapes + cues.shapes + eye_shapes(n, blink, gaze)
         shapes = np.clip(shapes, 0.0, 1.0)
         # 6. Bilabial closure wins.
         apply_closure(shapes, mouth.closure)

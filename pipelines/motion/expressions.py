@@ -66,16 +66,26 @@ class ExpressionLayer:
     shapes: np.ndarray  # (N, 52) additive
     posture: np.ndarray  # (N, 3) yaw, pitch, roll offsets
     head_gain: np.ndarray  # (N,) multiplies the prosody-driven head motion
+    articulation: np.ndarray  # (N,) scales mouth movement: wider when aroused, smaller when low
+
+
+# Emotions that keep the photo's own expression (a smiling photo stays smiling); any other
+# emotion fades it out in proportion to its intensity.
+KEEPS_REST = ("neutral", "happy")
 
 
 def expression_overlay(times: np.ndarray, emotion: EmotionTrack | None, strength: float,
-                       duration: float) -> ExpressionLayer:
+                       duration: float, rest: np.ndarray | None = None) -> ExpressionLayer:
     """Segments touching the clip's start or end hold their expression up to the edge (no
-    fade-in from neutral at the first frame)."""
+    fade-in from neutral at the first frame). `rest` is the portrait's own expression
+    (ARKit weights); it is the baseline that other emotions replace."""
     n = len(times)
     shapes, posture, gain = np.zeros((n, len(BLENDSHAPE_INDEX))), np.zeros((n, 3)), np.ones(n)
+    articulation = np.ones(n)
+    suppress = np.zeros(n)
+    rest = np.zeros(len(BLENDSHAPE_INDEX)) if rest is None else np.asarray(rest, float)
     if emotion is None:
-        return ExpressionLayer(shapes, posture, gain)
+        return ExpressionLayer(shapes + rest, posture, gain, articulation)
     for seg in emotion.segments:
         expr = EXPRESSIONS.get(seg.label)
         if expr is None:
@@ -84,11 +94,15 @@ def expression_overlay(times: np.ndarray, emotion: EmotionTrack | None, strength
         end = seg.segment.end if seg.segment.end < duration - 1e-6 else 1e9
         w = window(times, start, end, RAMP_S, centred=True)
         amount = float(np.clip(seg.intensity, 0.0, 1.0)) * strength
+        arousal = float(np.clip(seg.arousal, -1.0, 1.0))
+        articulation += w * 0.25 * arousal * min(1.0, 0.5 + amount)
         if amount <= 0 or not w.any():
             continue
+        if seg.label not in KEEPS_REST:
+            suppress += w * min(1.0, amount)
         for name, value in expr.shapes.items():
             shapes[:, BLENDSHAPE_INDEX[name]] += w * amount * value
         posture += w[:, None] * amount * np.asarray(expr.posture)
-        arousal = float(np.clip(seg.arousal, -1.0, 1.0))
         gain += w * (amount * (expr.head_gain - 1.0) + 0.2 * arousal)
-    return ExpressionLayer(shapes, posture, np.clip(gain, 0.2, 2.0))
+    shapes += rest[None, :] * (1 - np.clip(suppress, 0, 1))[:, None]
+    return ExpressionLayer(shapes, posture, np.clip(gain, 0.2, 2.0), np.clip(articulation, 0.7, 1.3))

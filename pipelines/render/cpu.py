@@ -7,6 +7,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ..face.describe import rest_expression
 from ..native import quiet_native_stderr
 from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
@@ -53,7 +54,8 @@ class CpuRenderer:
 
     def prepare(self, framed: np.ndarray, face: FaceAnalysis) -> PreparedPortrait:
         h, w = framed.shape[:2]
-        rig = FaceRig(face.landmarks, (w, h), self.matte(framed))
+        rig = FaceRig(face.landmarks, (w, h), self.matte(framed),
+                      rest_expression=rest_expression(face.landmarks))
         plate = close_mouth_plate(framed, face.landmarks, rig.iod)
         mouth = MouthInterior(plate, face.landmarks, rig.iod, teeth=self.settings.teeth)
         return PreparedPortrait(plate=plate, rig=rig, mouth=mouth)

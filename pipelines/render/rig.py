@@ -47,10 +47,13 @@ class RigFrame:
 
 class FaceRig:
     def __init__(self, landmarks: np.ndarray, image_size: tuple[int, int], matte: np.ndarray,
-                 field_scale: float = 0.5):
+                 rest_expression: np.ndarray | None = None, field_scale: float = 0.5):
         self.width, self.height = image_size
         self.landmarks = landmarks.astype(np.float64)
         self.n_face = len(landmarks)
+        # Weights the photo already shows (e.g. its smile): deformation is relative to them.
+        self.rest_expression = (np.zeros(len(BLENDSHAPE_INDEX), np.float32) if rest_expression is None
+                                else np.asarray(rest_expression, np.float32))
         self._field_scale = field_scale
         self._setup_frame()
         self._setup_mesh()
@@ -334,7 +337,7 @@ class FaceRig:
     def vertex_displacement(self, weights: np.ndarray) -> np.ndarray:
         """Expression displacement of the 478 face vertices (pixels) for 52 blendshape weights."""
         w = np.asarray(weights, dtype=np.float32)
-        d = np.tensordot(w, self._bases_px, axes=1)
+        d = np.tensordot(w - self.rest_expression, self._bases_px, axes=1)
         jaw = w[BLENDSHAPE_INDEX["jawOpen"]]
         close = min(1.0, float(w[BLENDSHAPE_INDEX["mouthClose"]]))
         d += jaw * close * self._close_px

@@ -198,13 +198,13 @@ class FaceRig:
             return self._spread(h, sigma, pins=(13, 14, 0, 17)) * side[s][:, None]
 
         for s in ("Left", "Right"):
-            smile = corner_move(s, 0.06, -0.07, sigma=0.2)
-            cheek = self._cheek_lift(s, 0.035)
+            smile = corner_move(s, 0.08, -0.10, sigma=0.2)
+            cheek = self._cheek_lift(s, 0.045)
             put(f"mouthSmile{s}", smile + cheek)
-            put(f"mouthFrown{s}", corner_move(s, 0.0, 0.065))
+            put(f"mouthFrown{s}", corner_move(s, -0.01, 0.10, sigma=0.2))
             put(f"mouthStretch{s}", corner_move(s, 0.06, 0.035))
             put(f"mouthDimple{s}", corner_move(s, 0.035, -0.005))
-            put(f"cheekSquint{s}", self._cheek_lift(s, 0.04))
+            put(f"cheekSquint{s}", self._cheek_lift(s, 0.05))
             put(f"noseSneer{s}", self._nose_sneer(s))
         for name, du in (("mouthLeft", 0.06), ("mouthRight", -0.06)):
             mouth_region = np.exp(-((u / (2.2 * self.mouth_half_width)) ** 2 + (v / 0.35) ** 2))
@@ -271,8 +271,8 @@ class FaceRig:
             blink.update({i: (0.0, float((1 - ti) * gap * 0.85)) for i, ti in zip(iris, t)})
             pins = tuple(eye["corners"]) + tuple(eye["lower3"])
             put(f"eyeBlink{s}", self._spread(blink, 0.04, pins=pins))
-            wide = {i: (0.0, -0.3 * gap) for i in upper}
-            wide.update({i: (0.0, -0.18 * gap) for i in eye["upper2"]})
+            wide = {i: (0.0, -0.45 * gap) for i in upper}
+            wide.update({i: (0.0, -0.3 * gap) for i in eye["upper2"]})
             put(f"eyeWide{s}", self._spread(wide, 0.04, pins=pins))
             squint = {i: (0.0, -0.28 * gap) for i in lower}
             squint.update({i: (0.0, -0.15 * gap) for i in eye["lower2"]})
@@ -290,14 +290,14 @@ class FaceRig:
             # Brows.
             brow = list(eye["brow"])
             towards_nose = -out_sign
-            down = {i: (towards_nose * 0.025, 0.07) for i in brow}
+            down = {i: (towards_nose * 0.04, 0.10) for i in brow}
             lid_and_below = tuple(lower) + tuple(eye["corners"]) + tuple(eye["lower2"])
             put(f"browDown{s}", self._spread(down, 0.14, pins=lid_and_below))
-            outer = {i: (0.0, -0.08) for i in eye["brow_outer"]}
+            outer = {i: (0.0, -0.11) for i in eye["brow_outer"]}
             put(f"browOuterUp{s}", self._spread(outer, 0.16, pins=lid_and_below))
         inner = {}
         for s, eye in L.EYE.items():
-            inner.update({i: (0.0, -0.085) for i in eye["brow_inner"]})
+            inner.update({i: (0.0, -0.12) for i in eye["brow_inner"]})
         pins = tuple(i for eye in L.EYE.values() for i in eye["lower"] + eye["corners"])
         put("browInnerUp", self._spread(inner, 0.16, pins=pins))
 

@@ -138,3 +138,41 @@ def test_merge_and_split():
         split_segment(merged, 0, 7.0, t)
     with pytest.raises(InputError):
         merge_segments(merged, 0)
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    from pipelines.pipeline import SynchroRaMaPipeline
+
+    return SynchroRaMaPipeline.from_settings()
+
+
+def test_positive_and_negative_scripts_give_opposite_valence(pipeline, speech_path):
+    happy = pipeline.analyze(speech_path, "I am so happy today, this is wonderful and I love it!")
+    sad = pipeline.analyze(speech_path, "This is terrible. I am so sad and I hate everything.")
+    v_happy = np.mean([s.fused.valence for s in happy.emotion.segments])
+    v_sad = np.mean([s.fused.valence for s in sad.emotion.segments])
+    assert v_happy > 0.4 and v_sad < -0.4
+    assert happy.emotion.segments[0].label == "happy"
+    assert sad.emotion.segments[0].label in ("sad", "angry", "disgusted", "fearful")
+    # Every segment carries all three signals and the 20-number embedding.
+    for seg in happy.emotion.segments:
+        assert {s.signal for s in seg.signals} == {"text_sentiment", "speech_emotion", "valence_arousal"}
+        assert len(seg.fused.vector) == 20
+
+
+def test_analyze_command_writes_the_documented_json(tmp_path, speech_path, speech_script):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "analysis.json"
+    r = subprocess.run([sys.executable, str(ROOT / "launch.py"), "analyze", "--audio", str(speech_path),
+                        "--transcript", speech_script, "--json", str(out)],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    seg = json.loads(out.read_text())["segments"][0]
+    assert {"start", "end", "text", "text_sentiment", "speech_emotion", "valence_arousal", "fused"} <= set(seg)
+    assert set(seg["fused"]["probs"]) == set(EMOTIONS) and len(seg["fused"]["vector"]) == 20
+    assert "fused" in r.stdout and "dashwood" in r.stdout.lower()

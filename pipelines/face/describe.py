@@ -171,7 +171,7 @@ def rest_expression(landmarks: np.ndarray) -> np.ndarray:
     smile = smile_amount(landmarks)
     rest = np.zeros(len(BLENDSHAPE_INDEX), np.float32)
     for side in ("Left", "Right"):
-        rest[BLENDSHAPE_INDEX[f"mouthSmile{side}"]] = 0.9 * smile
-        rest[BLENDSHAPE_INDEX[f"cheekSquint{side}"]] = 0.4 * smile
+        rest[BLENDSHAPE_INDEX[f"mouthSmile{side}"]] = 1.0 * smile
+        rest[BLENDSHAPE_INDEX[f"cheekSquint{side}"]] = 0.7 * smile
         rest[BLENDSHAPE_INDEX[f"eyeSquint{side}"]] = 0.15 * smile
     return rest

@@ -29,8 +29,8 @@ EXPRESSIONS: dict[str, Expression] = {
                          **_both("eyeSquint", 0.2), **_both("mouthDimple", 0.1)},
                         posture=(0.0, -1.5, 0.0), head_gain=1.15),
     # AU1 + AU15 (+ AU4, AU17).
-    "sad": Expression({"browInnerUp": 0.9, **_both("mouthFrown", 0.85),
-                       **_both("browDown", 0.2), "mouthShrugLower": 0.25,
+    "sad": Expression({"browInnerUp": 0.9, **_both("mouthFrown", 0.3),
+                       **_both("browDown", 0.2),
                        **_both("eyeLookDown", 0.08)},
                       posture=(0.0, 3.0, 0.0), head_gain=0.6),
     # AU4 + AU7 + AU24 (+ AU9 a little).
@@ -40,7 +40,8 @@ EXPRESSIONS: dict[str, Expression] = {
                         posture=(0.0, 1.5, 0.0), head_gain=1.2),
     # AU1 + AU2 + AU5 + AU26.
     "surprised": Expression({"browInnerUp": 0.8, **_both("browOuterUp", 0.8),
-                             **_both("eyeWide", 0.9), "jawOpen": 0.18},
+                             **_both("eyeWide", 0.9), "jawOpen": 0.32, "mouthFunnel": 0.45,
+                             "mouthPucker": 0.2},
                             posture=(0.0, -2.0, 0.0), head_gain=1.2),
     # AU1 + AU2 + AU4 + AU5 + AU20.
     "fearful": Expression({"browInnerUp": 0.75, **_both("browOuterUp", 0.3),

@@ -85,7 +85,7 @@ class MouthInterior:
         mouth_w = np.ptp(ring[:, 0])
         if self.teeth:
             interior = self._tongue(interior, lower - off, mouth_w, opening)
-            interior = self._teeth_row(interior, upper - off, mouth_w, down=True)
+            interior = self._teeth_row(interior, upper - off, mouth_w, down=True, opening=opening)
             interior = self._teeth_row(interior, lower - off, mouth_w, down=False, opening=opening)
 
         # Lips are rounded: feather the contour so the interior fades in under them instead
@@ -119,7 +119,9 @@ class MouthInterior:
         """A row of teeth following a lip line: upper teeth hang down from the upper lip; the
         lower row shows only when the jaw is well open."""
         height = (0.075 if down else 0.05) * self.iod
-        if not down:
+        if down:  # a small opening shows the teeth's edges over a dark gap, not a wall of teeth
+            height = min(height, 0.6 * opening)
+        else:
             if opening < 0.2 * self.iod:  # the lower lip hides the lower teeth in most speech
                 return img
             height *= min(1.0, (opening - 0.2 * self.iod) / (0.1 * self.iod))

@@ -311,6 +311,8 @@ class FaceRig:
         h.update({int(i): (0.0, float(g * 0.3)) for i, g in zip(L.LIP_OUTER_UPPER, gap)})
         h.update({int(i): (0.0, float(-g * 0.3)) for i, g in zip(L.LIP_OUTER_LOWER, gap)})
         self.rest_gap = float(gap.max())
+        self._lip_pairs = (up, lo)
+        self._outer_lower = np.array(L.LIP_OUTER_LOWER)
         self._rest_px = self._to_px(self._spread(h, 0.06))
 
     def _setup_rigid(self, matte: np.ndarray) -> None:
@@ -341,7 +343,23 @@ class FaceRig:
         jaw = w[BLENDSHAPE_INDEX["jawOpen"]]
         close = min(1.0, float(w[BLENDSHAPE_INDEX["mouthClose"]]))
         d += jaw * close * self._close_px
-        return d + self._rest_px
+        d += self._rest_px
+        return self._uncross_lips(d)
+
+    def _uncross_lips(self, d: np.ndarray) -> np.ndarray:
+        """Lips may meet but never pass through each other (e.g. a frown plus a raised lower
+        lip): crossing inner-lip pairs meet at their midpoint, and the lower lip's outer edge
+        follows, so the warp never folds over itself."""
+        up, lo = self._lip_pairs
+        p = self.landmarks[:, :2]
+        gap = ((p[lo] + d[lo]) - (p[up] + d[up])) @ self.ey
+        overlap = np.minimum(gap, 0.0)
+        if overlap.any():
+            shift = (overlap[:, None] / 2) * self.ey[None, :]
+            d[up] += shift
+            d[lo] -= shift
+            d[self._outer_lower] -= shift
+        return d
 
     def _rotation(self, pose: np.ndarray) -> np.ndarray:
         yaw, pitch, roll = np.radians(pose[:3])

@@ -51,6 +51,26 @@ class ProgressPrinter:
         sys.stderr.flush()
 
 
+def _add_emotion_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("emotion models (optional; a local folder or a model id already in "
+                             "your Hugging Face cache; nothing is downloaded)")
+    g.add_argument("--text-model", help="transformers text-classification model for text sentiment")
+    g.add_argument("--speech-emotion-model", help="transformers audio-classification model (SER)")
+    g.add_argument("--valence-arousal-model", help="wav2vec2 valence/arousal regressor")
+
+
+def _emotion_model_overrides(args) -> dict:
+    e = {}
+    for flag, backend_key, model_key, backend in (
+            ("text_model", "text_backend", "text_model", "transformers"),
+            ("speech_emotion_model", "speech_backend", "speech_model", "transformers"),
+            ("valence_arousal_model", "valence_arousal_backend", "valence_arousal_model", "wav2vec2")):
+        value = getattr(args, flag, None)
+        if value:
+            e[backend_key], e[model_key] = backend, value
+    return {"emotion": e} if e else {}
+
+
 def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--portrait", help="portrait photo (jpg, png, webp, …)")
     p.add_argument("--audio", help="speech recording (wav, mp3, m4a, ogg, webm, flac)")
@@ -77,6 +97,7 @@ def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project-out", help="also save the project (JSON)")
     p.add_argument("--motion-out", help="also save the motion as CSV (ARKit-52 columns)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_emotion_model_args(p)
 
 
 def build_project(args):
@@ -90,7 +111,8 @@ def build_project(args):
         project = Project.load(args.project)
         # Saved intermediates are kept; only explicit new choices invalidate them.
         if any(v is not None for v in (args.preset, args.size, args.fps, args.framing,
-                                       args.seed, args.emotion, args.emotion_track, args.scene)):
+                                       args.seed, args.emotion, args.emotion_track, args.scene)) \
+                or _emotion_model_overrides(args):
             _apply_choices(project, args)
         return project
     if not args.portrait or not args.audio:
@@ -126,6 +148,9 @@ def _apply_choices(project, args) -> None:
     if getattr(args, "max_duration", None) is not None:
         audio["max_duration_s"] = args.max_duration
     overrides = {k: v for k, v in (("render", render), ("face", face), ("audio", audio)) if v}
+    overrides.update(_emotion_model_overrides(args))
+    if "emotion" in overrides:
+        project.invalidate("emotion")
     if overrides:
         s = s.with_overrides(overrides)
     if s.render.size != project.settings.render.size or s.face.framing != project.settings.face.framing:
@@ -171,7 +196,8 @@ def cmd_demo(args) -> int:
     args.audio = str(ASSETS / "speech.wav")
     args.transcript = (ASSETS / "speech.txt").read_text()
     for name in ("transcript_file", "project", "preset", "seed", "size", "fps", "framing",
-                 "emotion", "emotion_track", "scene", "max_duration", "project_out", "motion_out"):
+                 "emotion", "emotion_track", "scene", "text_model", "speech_emotion_model",
+                 "valence_arousal_model", "max_duration", "project_out", "motion_out"):
         setattr(args, name, getattr(args, name, None))
     args.quiet = False
     return cmd_render(args)
@@ -189,6 +215,8 @@ def cmd_analyze(args) -> int:
     if args.transcript_file:
         script = _read_text(args.transcript_file)
     settings = load_preset(args.preset or "natural")
+    if _emotion_model_overrides(args):
+        settings = settings.with_overrides(_emotion_model_overrides(args))
     result = SynchroRaMaPipeline.from_settings(settings).analyze(args.audio, script)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -264,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     script.add_argument("--transcript-file")
     p.add_argument("--preset", default=None)
     p.add_argument("--json", help="write the analysis here (JSON)")
+    _add_emotion_model_args(p)
     p = sub.add_parser("demo", help="render the bundled sample")
     p.add_argument("--out", default=str(ROOT / "out" / "demo.mp4"))
     p = sub.add_parser("bench", help="time a fixed sample; prints one JSON line")

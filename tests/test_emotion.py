@@ -176,3 +176,29 @@ def test_analyze_command_writes_the_documented_json(tmp_path, speech_path, speec
     assert {"start", "end", "text", "text_sentiment", "speech_emotion", "valence_arousal", "fused"} <= set(seg)
     assert set(seg["fused"]["probs"]) == set(EMOTIONS) and len(seg["fused"]["vector"]) == 20
     assert "fused" in r.stdout and "dashwood" in r.stdout.lower()
+
+
+def test_heavy_text_model_through_the_cli(tmp_path, speech_path):
+    """A transformers text classifier (tiny, random, built here) goes through the same CLI and
+    loading path a user's real model takes; a missing model is one clear error line."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from test_text_sentiment import build_tiny_classifier
+
+    model = tmp_path / "tiny-sentiment"
+    build_tiny_classifier(model, ["negative", "neutral", "positive"], dominant=2)
+    out = tmp_path / "a.json"
+    cmd = [sys.executable, str(ROOT / "launch.py"), "analyze", "--audio", str(speech_path),
+           "--transcript", "a plain sentence", "--json", str(out)]
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run(cmd + ["--text-model", str(model)], capture_output=True, text=True,
+                       timeout=180, cwd=ROOT, env=env)
+    assert r.returncode == 0, r.stderr
+    text = json.loads(out.read_text())["segments"][0]["text_sentiment"]
+    assert text["backend"] == f"transformers:{model}" and text["valence"] > 0
+    r = subprocess.run(cmd + ["--text-model", str(tmp_path / "nope")], capture_output=True,
+                       text=True, timeout=180, cwd=ROOT, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: ") and "nope" in r.stderr

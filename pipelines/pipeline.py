@@ -19,7 +19,7 @@ from .errors import InputError, RenderInterrupted
 from .export.video import write_mp4
 from .project import Project
 from .settings import PipelineSettings
-from .types import SceneDescription, Speech
+from .types import EmotionTrack, Prosody, SceneDescription, Speech, Transcript
 
 log = logging.getLogger("synchrorama")
 
@@ -40,9 +40,9 @@ class PipelineOutput:
 @dataclass
 class SpeechAnalysis:
     speech: Speech
-    transcript: object
-    prosody: object
-    emotion: object
+    transcript: Transcript
+    prosody: Prosody
+    emotion: EmotionTrack
     warnings: list[str] = field(default_factory=list)
 
 

@@ -328,6 +328,10 @@ class FaceRig:
         rel = (self.grid_xy - self.landmarks[L.CHIN, :2]) / self.iod
         below_chin = rel @ self.ey
         self._head_weight = (1 - _smoothstep(below_chin, 0.1, 1.1)).astype(np.float32)
+        # The same fall-off at the landmarks themselves (for the forward-deformed points).
+        p = self.landmarks
+        self._vertex_head_weight = np.interp(((p[:, :2] - p[L.CHIN, :2]) / self.iod) @ self.ey,
+                                             [0.1, 1.1], [1, 0])
         # Motion is allowed on the person and a thin margin around it, so the background holds.
         person = (matte > 0.5).astype(np.uint8)
         margin = max(3, int(0.12 * self.iod))
@@ -396,7 +400,6 @@ class FaceRig:
         full = cv2.resize(src, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
         # Where the vertices went (for the mouth interior): forward-deform them exactly.
         p = self.landmarks
-        head_w = np.interp(((p[:, :2] - p[L.CHIN, :2]) / self.iod) @ self.ey, [0.1, 1.1], [1, 0])
-        rigid_v = self._rigid(p[:, :2] + d_vertices, p[:, 2], pose) * head_w[:, None]
+        rigid_v = self._rigid(p[:, :2] + d_vertices, p[:, 2], pose) * self._vertex_head_weight[:, None]
         points = p[:, :2] + d_vertices + rigid_v
         return RigFrame(map_x=full[..., 0], map_y=full[..., 1], points=points)

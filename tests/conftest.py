@@ -18,6 +18,12 @@ def portrait_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def closed_mouth_portrait_path() -> Path:
+    """A second portrait: lips closed, glasses, no smile."""
+    return ASSETS / "portrait_hopper.jpg"
+
+
+@pytest.fixture(scope="session")
 def speech_path() -> Path:
     return ASSETS / "speech.wav"
 
@@ -37,6 +43,20 @@ def framed_face(portrait_path):
     with FaceAnalyzer(FaceSettings(framing="crop")) as fa:
         face = fa.analyze(image, ref, 256)
     return frame_image(image, face.framing), face
+
+
+@pytest.fixture(scope="session")
+def closed_mouth_prepared(closed_mouth_portrait_path):
+    from pipelines.face import FaceAnalyzer, frame_image, load_portrait
+    from pipelines.render.cpu import CpuRenderer
+    from pipelines.settings import FaceSettings, RenderSettings
+
+    image, ref = load_portrait(closed_mouth_portrait_path)
+    with FaceAnalyzer(FaceSettings(framing="crop")) as fa:
+        face = fa.analyze(image, ref, 256)
+    framed = frame_image(image, face.framing)
+    renderer = CpuRenderer(RenderSettings(size=256))
+    return renderer, renderer.prepare(framed, face), face, framed
 
 
 @pytest.fixture(scope="session")

@@ -390,7 +390,8 @@ def test_happy_overlay_raises_smile_in_its_segment_only(speech_case):
     t = np.arange(m.num_frames) / FPS
     assert smile[(t > 2.3) & (t < 3.7)].min() > 0.4
     assert smile[t < 1.7].max() < 0.01 and smile[t > 4.3].max() < 0.01
-    assert np.abs(np.diff(smile)).max() < 0.1  # ramps, no pop
+    # Ramps in over several frames (0.4 s), never a one-frame pop.
+    assert np.abs(np.diff(smile)).max() < 0.2 * smile.max()
     assert m.column("cheekSquintLeft")[(t > 2.3) & (t < 3.7)].min() > 0.2
     neutral = run(tr, pros, dur)
     assert neutral.column("mouthSmileLeft").max() == 0.0

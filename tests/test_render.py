@@ -28,6 +28,13 @@ def _interior_pixels(img, region) -> int:
     return _cavity_pixels(img, region) + int(teeth.sum())
 
 
+def _teeth_pixels(img, region) -> int:
+    """Bright and far less saturated than the warm skin and lips of the closed-mouth portrait
+    (the astronaut's pale skin would pass this test)."""
+    px = img[region].astype(float)
+    return int(((px.min(axis=2) > 150) & (np.ptp(px, axis=2) < 60)).sum())
+
+
 def _diff(a, b, region=None):
     if region is not None:
         a, b = a[region], b[region]
@@ -124,3 +131,51 @@ def test_a_smiling_photo_can_lose_its_smile(prepared):
     # At the photo's own weights only the rest pose (lips closed) moves the face.
     assert np.allclose(as_photo, face.landmarks[:, :2] + prep.rig.vertex_displacement(rest), atol=1e-3)
     assert np.abs(as_photo - face.landmarks[:, :2])[list(range(33, 34)) + [1, 152]].max() < 0.5
+
+
+# ----------------------------------------------------------- a closed-mouth portrait
+
+def test_a_closed_mouth_photo_keeps_its_own_lip_line(closed_mouth_prepared):
+    renderer, prep, face, framed = closed_mouth_prepared
+    lips = _box(face, L.INNER_LIP_RING, pad=6)
+    # Nothing to paint over: the plate is the photo, and at rest the lips look as photographed.
+    assert np.array_equal(prep.plate, framed)
+    rest = renderer.render_frame(prep, weights(prep.rig.rest_expression), STILL)
+    assert _diff(rest, framed, lips) < 2.0
+    # The photographed lip line (darker than the lips around it) is still there.
+    line = rest[lips].astype(float).mean(axis=(1, 2))
+    assert line.min() < line.max() - 25
+
+
+def test_an_open_mouth_is_a_lens_whose_corners_stay_outside(closed_mouth_prepared):
+    renderer, prep, face, _ = closed_mouth_prepared
+    rig = prep.rig
+    f = rig.frame(weights(rig.rest_expression, jawOpen=0.6, mouthFunnel=0.6, mouthPucker=0.4), STILL)
+    x = f.points @ rig.ex
+    inner = list(L.LIP_INNER_UPPER + L.LIP_INNER_LOWER)
+    # No inner-lip point passes a mouth corner (that draws a bow-tie opening).
+    assert (x[inner] > x[78]).all() and (x[inner] < x[308]).all()
+    # The lower lip drops most in the middle.
+    drop = (f.points - face.landmarks[:, :2]) @ rig.ey
+    assert drop[14] > 1.2 * drop[95] and drop[14] > 1.2 * drop[324]
+
+
+def test_the_lower_lip_moves_as_one_piece(closed_mouth_prepared):
+    """The mesh rows inside the lower lip follow its contours; lagging behind, they folded the
+    lip into a second, ghost mouth below the opening."""
+    _, prep, _, _ = closed_mouth_prepared
+    rig = prep.rig
+    d = rig.vertex_displacement(weights(rig.rest_expression, jawOpen=0.6)) @ rig.ey
+    for mid in (15, 16, 85, 315):
+        assert d[mid] > 0.85 * min(d[14], d[17])
+
+
+def test_a_raised_upper_lip_uncovers_the_teeth(closed_mouth_prepared):
+    renderer, prep, face, _ = closed_mouth_prepared
+    mouth = _box(face, L.INNER_LIP_RING, pad=3)
+    rest = renderer.render_frame(prep, weights(prep.rig.rest_expression), STILL)
+    smile = renderer.render_frame(prep, weights(
+        prep.rig.rest_expression, mouthSmileLeft=1.0, mouthSmileRight=1.0, mouthUpperUpLeft=0.8,
+        mouthUpperUpRight=0.8, mouthLowerDownLeft=0.4, mouthLowerDownRight=0.4), STILL)
+    assert _teeth_pixels(rest, mouth) == 0
+    assert _teeth_pixels(smile, mouth) > 15

@@ -24,19 +24,20 @@ class Expression:
 
 EXPRESSIONS: dict[str, Expression] = {
     "neutral": Expression({}),
-    # AU6 + AU12 (+ a little AU7).
-    "happy": Expression({**_both("mouthSmile", 0.7), **_both("cheekSquint", 0.45),
-                         **_both("eyeSquint", 0.2), **_both("mouthDimple", 0.1)},
+    # AU6 + AU12 + AU25 (+ a little AU7): a broad smile with the lips parted over the teeth.
+    "happy": Expression({**_both("mouthSmile", 1.0), **_both("cheekSquint", 0.7),
+                         **_both("eyeSquint", 0.3), **_both("mouthDimple", 0.1),
+                         **_both("mouthUpperUp", 0.8), **_both("mouthLowerDown", 0.4)},
                         posture=(0.0, -1.5, 0.0), head_gain=1.15),
-    # AU1 + AU15 (+ AU4, AU17).
-    "sad": Expression({"browInnerUp": 0.9, **_both("mouthFrown", 0.3),
-                       **_both("browDown", 0.2),
-                       **_both("eyeLookDown", 0.08)},
+    # AU1 + AU15 + AU17 (+ AU4, AU43 a little: heavy lids, eyes down).
+    "sad": Expression({"browInnerUp": 1.0, **_both("mouthFrown", 0.5),
+                       **_both("browDown", 0.15),
+                       **_both("eyeBlink", 0.15), **_both("eyeLookDown", 0.08)},
                       posture=(0.0, 3.0, 0.0), head_gain=0.6),
     # AU4 + AU7 + AU24 (+ AU9 a little).
-    "angry": Expression({**_both("browDown", 0.95), **_both("eyeSquint", 0.5),
-                         **_both("mouthPress", 0.6), **_both("mouthFrown", 0.3), **_both("noseSneer", 0.2),
-                         "jawForward": 0.1},
+    "angry": Expression({**_both("browDown", 1.0), **_both("eyeSquint", 0.5),
+                         **_both("mouthPress", 0.6), **_both("mouthFrown", 0.35),
+                         **_both("noseSneer", 0.35), "jawForward": 0.1},
                         posture=(0.0, 1.5, 0.0), head_gain=1.2),
     # AU1 + AU2 + AU5 + AU26.
     "surprised": Expression({"browInnerUp": 0.8, **_both("browOuterUp", 0.8),
@@ -105,5 +106,8 @@ def expression_overlay(times: np.ndarray, emotion: EmotionTrack | None, strength
             shapes[:, BLENDSHAPE_INDEX[name]] += w * amount * value
         posture += w[:, None] * amount * np.asarray(expr.posture)
         gain += w * (amount * (expr.head_gain - 1.0) + 0.2 * arousal)
-    shapes += rest[None, :] * (1 - np.clip(suppress, 0, 1))[:, None]
+    # The photo's own expression is a floor, not something to stack on: happy on a smiling
+    # photo smiles as much as happy on a neutral one, not twice as much.
+    kept_rest = rest[None, :] * (1 - np.clip(suppress, 0, 1))[:, None]
+    shapes = np.maximum(shapes, kept_rest)
     return ExpressionLayer(shapes, posture, np.clip(gain, 0.2, 2.0), np.clip(articulation, 0.7, 1.3))

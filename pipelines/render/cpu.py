@@ -11,7 +11,7 @@ from ..face.describe import rest_expression
 from ..native import quiet_native_stderr
 from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
-from .mouth import MouthInterior, close_mouth_plate
+from .mouth import MouthInterior, close_mouth_plate, photo_mouth_open
 from .rig import FaceRig
 
 
@@ -57,7 +57,8 @@ class CpuRenderer:
         rig = FaceRig(face.landmarks, (w, h), self.matte(framed),
                       rest_expression=rest_expression(face.landmarks))
         plate = close_mouth_plate(framed, face.landmarks, rig.iod)
-        mouth = MouthInterior(plate, face.landmarks, rig.iod, teeth=self.settings.teeth)
+        mouth = MouthInterior(plate, face.landmarks, rig.iod, teeth=self.settings.teeth,
+                              seam=photo_mouth_open(face.landmarks, rig.iod))
         return PreparedPortrait(plate=plate, rig=rig, mouth=mouth)
 
     def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,
@@ -65,7 +66,7 @@ class CpuRenderer:
         f = prepared.rig.frame(blendshapes, head_pose)
         out = cv2.remap(prepared.plate, f.map_x, f.map_y, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
-        return prepared.mouth.composite(out, f.points)
+        return prepared.mouth.composite(out, f.points, f.teeth_line)
 
     def frames(self, prepared: PreparedPortrait, motion: MotionTrack) -> Iterator[np.ndarray]:
         for i in range(motion.num_frames):

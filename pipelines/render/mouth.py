@@ -20,9 +20,23 @@ def _poly(points: np.ndarray) -> np.ndarray:
     return np.round(points * _SCALE).astype(np.int32).reshape(-1, 1, 2)
 
 
+# Above this inner-lip gap (in inter-ocular distances) the photo shows teeth or a dark
+# opening that must be painted over; below it the lips are closed and their own line is kept.
+PHOTO_OPEN_GAP = 0.03
+
+
+def photo_mouth_open(landmarks: np.ndarray, iod: float) -> bool:
+    upper = landmarks[list(L.LIP_INNER_UPPER), 1]
+    lower = landmarks[list(L.LIP_INNER_LOWER), 1]
+    return float(np.max(lower - upper)) > PHOTO_OPEN_GAP * iod
+
+
 def close_mouth_plate(image: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarray:
     """The portrait with whatever shows between its lips (teeth of a smile, an open mouth)
-    painted over with lip colour, so that the warp never stretches the photo's own teeth."""
+    painted over with lip colour, so that the warp never stretches the photo's own teeth.
+    A photo with closed lips is returned as is: painting would blur away its real lip line."""
+    if not photo_mouth_open(landmarks, iod):
+        return image.copy()
     ring = landmarks[list(L.INNER_LIP_RING), :2]
     mask = np.zeros(image.shape[:2], np.uint8)
     cv2.fillPoly(mask, [_poly(ring)], 255, cv2.LINE_AA, _SHIFT)
@@ -36,28 +50,36 @@ def close_mouth_plate(image: np.ndarray, landmarks: np.ndarray, iod: float) -> n
 
 
 class MouthInterior:
-    def __init__(self, image: np.ndarray, landmarks: np.ndarray, iod: float, teeth: bool = True):
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray, iod: float, teeth: bool = True,
+                 seam: bool = True):
         self.iod = iod
         self.teeth = teeth
+        # A painted plate has lost the photo's lip line, so closed lips get a drawn one.
+        self.seam = seam
         # Match the photo's light: teeth and cavity scale with the skin's brightness.
         cheeks = landmarks[[50, 280, 101, 330], :2].astype(int)
         h, w = image.shape[:2]
         samples = [image[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)] for x, y in cheeks]
         skin = np.mean(samples, axis=0).astype(np.float32)
         light = float(np.clip(skin.mean() / 150.0, 0.6, 1.15))
-        self.teeth_rgb = np.array([242, 238, 228], np.float32) * light
+        # Bright enough to contrast with pale lips and skin: an opening that blends into the
+        # face reads as closed lips to a viewer (and to lip-reading models).
+        self.teeth_rgb = np.array([244, 238, 224], np.float32) * light
         self.cavity_rgb = np.array([78, 30, 34], np.float32) * light
         self.tongue_rgb = np.array([165, 78, 82], np.float32) * light
         self.light = light
 
-    def composite(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """Draws the interior into `frame` (uint8 RGB, modified in place) and returns it."""
+    def composite(self, frame: np.ndarray, points: np.ndarray,
+                  teeth_line: np.ndarray | None = None) -> np.ndarray:
+        """Draws the interior into `frame` (uint8 RGB, modified in place) and returns it.
+        `teeth_line` is the rest upper-lip line moved with the head: the upper teeth hang from
+        it, so a raised upper lip (a smile, a snarl) uncovers them."""
         ring = points[list(L.INNER_LIP_RING)]
         upper = points[[78, *L.LIP_INNER_UPPER, 308]]
         lower = points[[78, *L.LIP_INNER_LOWER, 308]]
         opening = float(np.max(lower[:, 1] - upper[:, 1]))
         if opening < 0.012 * self.iod:
-            return self._seam(frame, upper, lower)
+            return self._seam(frame, upper, lower) if self.seam else frame
         h, w = frame.shape[:2]
         pad = int(0.1 * self.iod) + 2
         x0 = max(int(ring[:, 0].min()) - pad, 0)
@@ -85,8 +107,11 @@ class MouthInterior:
         mouth_w = np.ptp(ring[:, 0])
         if self.teeth:
             interior = self._tongue(interior, lower - off, mouth_w, opening)
-            interior = self._teeth_row(interior, upper - off, mouth_w, down=True, opening=opening)
-            interior = self._teeth_row(interior, lower - off, mouth_w, down=False, opening=opening)
+            interior = self._teeth_row(interior, upper - off, lower - off, mouth_w, down=True,
+                                       opening=opening,
+                                       anchor=None if teeth_line is None else teeth_line - off)
+            interior = self._teeth_row(interior, lower - off, upper - off, mouth_w, down=False,
+                                       opening=opening)
 
         # Lips are rounded: feather the contour so the interior fades in under them instead
         # of looking cut out.
@@ -114,27 +139,38 @@ class MouthInterior:
         frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + roi * 0.45 * a, 0, 255).astype(np.uint8)
         return frame
 
-    def _teeth_row(self, img: np.ndarray, lip: np.ndarray, mouth_w: float, down: bool,
-                   opening: float = 0.0) -> np.ndarray:
+    def _teeth_row(self, img: np.ndarray, lip: np.ndarray, other_lip: np.ndarray, mouth_w: float,
+                   down: bool, opening: float = 0.0, anchor: np.ndarray | None = None) -> np.ndarray:
         """A row of teeth following a lip line: upper teeth hang down from the upper lip; the
         lower row shows only when the jaw is well open."""
         height = (0.075 if down else 0.05) * self.iod
-        if down:  # a small opening shows the teeth's edges over a dark gap, not a wall of teeth
-            height = min(height, 0.6 * opening)
-        else:
+        if not down:
             if opening < 0.2 * self.iod:  # the lower lip hides the lower teeth in most speech
                 return img
             height *= min(1.0, (opening - 0.2 * self.iod) / (0.1 * self.iod))
-        # Only the front teeth span: the corners of the mouth show cavity (buccal shadow).
+        # Only the front teeth span: the corners of the mouth show cavity (buccal shadow), and
+        # teeth drawn there would stand up along the steep lip line like fangs.
         centre_x = lip[:, 0].mean()
-        half = 0.46 * mouth_w
+        half = 0.38 * mouth_w
         xs = np.linspace(centre_x - half, centre_x + half, 24)
         order = np.argsort(lip[:, 0])
         edge_y = np.interp(xs, lip[order, 0], lip[order, 1])
+        order = np.argsort(other_lip[:, 0])
+        gap = np.abs(np.interp(xs, other_lip[order, 0], other_lip[order, 1]) - edge_y)
         sign = 1.0 if down else -1.0
-        # Teeth are shorter towards the sides (they curve away).
+        # Teeth are shorter towards the sides (they curve away), and never fill more than half
+        # of the local gap: a small opening shows the teeth's edges over a dark gap.
         falloff = np.sqrt(np.clip(1 - ((xs - centre_x) / half) ** 2, 0, 1))
-        tip_y = edge_y + sign * height * (0.45 + 0.55 * falloff)
+        profile = 0.2 + 0.8 * falloff
+        tip_y = edge_y + sign * np.minimum(height * profile, 0.5 * gap)
+        if down and anchor is not None:
+            # Skull-anchored tips sit just below the rest lip line: hidden at rest, uncovered
+            # as the upper lip rises; never through the lower lip.
+            order = np.argsort(anchor[:, 0])
+            skull_tip = np.interp(xs, anchor[order, 0], anchor[order, 1]) + 0.035 * self.iod * profile
+            # A dark band always stays between the teeth and the lower lip: an opening that
+            # reads as closed lips (teeth to the lip) loses the lip sync.
+            tip_y = np.minimum(np.maximum(tip_y, skull_tip), edge_y + 0.7 * gap)
         base_y = edge_y - sign * 0.05 * self.iod
         poly = np.concatenate([np.stack([xs, base_y], 1), np.stack([xs[::-1], tip_y[::-1]], 1)])
         m = np.zeros(img.shape[:2], np.uint8)

@@ -29,6 +29,7 @@ from . import landmarks as L
 
 # Jaw drop of the lower lip at jawOpen = 1, in inter-ocular distances.
 JAW_DROP = 0.30
+TEETH_LINE = np.array([78, *L.LIP_INNER_UPPER, 308])
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -43,6 +44,9 @@ class RigFrame:
     map_x: np.ndarray
     map_y: np.ndarray
     points: np.ndarray  # (478, 2) deformed landmark positions in the output frame
+    # The upper inner lip line at rest, moved only with the head: where the upper teeth hang
+    # from (they belong to the skull, not to the lip). Corners included, left to right.
+    teeth_line: np.ndarray | None = None
 
 
 class FaceRig:
@@ -145,7 +149,13 @@ class FaceRig:
         lateral = 1 - _smoothstep(np.abs(u), 0.4, 1.0)
         jaw_w = _smoothstep(v, 0.0, 0.25 * chin_v) * lateral
         jaw_w[list(upper_lip)] = 0.0
-        jaw_w[list(lower_lip)] = 1.0
+        # The lower lip hangs from the corners: it drops most in the middle, so the opening
+        # is a lens, not a box with vertical sides.
+        # Every vertex of the lower lip, including the mesh's mid-lip rows between its inner
+        # and outer contours: left on the chin ramp they would lag the contours and fold the lip.
+        lower_idx = list(lower_lip) + self._lower_lip_interior()
+        across = np.clip(1 - (u[lower_idx] / max(self.mouth_half_width, 1e-6)) ** 2, 0, 1)
+        jaw_w[lower_idx] = 0.45 + 0.55 * np.sqrt(across)
         jaw_w[list(corners)] = 0.45
         jaw_w[v < -0.02] = 0.0
         self._jaw_weight = jaw_w
@@ -210,14 +220,20 @@ class FaceRig:
             mouth_region = np.exp(-((u / (2.2 * self.mouth_half_width)) ** 2 + (v / 0.35) ** 2))
             put(name, np.stack([du * mouth_region, np.zeros(n)], axis=1))
 
-        # Pucker/funnel: corners in, lips forward (fuller vertically).
-        pucker = {61: (0.12, 0.0), 78: (0.1, 0.0), 291: (-0.12, 0.0), 308: (-0.1, 0.0)}
-        pucker.update({i: (0.0, -0.012) for i in L.LIP_OUTER_UPPER})
-        pucker.update({i: (0.0, 0.012) for i in L.LIP_OUTER_LOWER})
+        # Pucker/funnel: the whole mouth narrows towards its centre (corners most), lips push
+        # forward. Squeezing every lip point, not just the corners, keeps the lip line ordered.
+        mouth_pts = L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER + L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER + corners
+        squeeze = -u[list(mouth_pts)] / max(self.mouth_half_width, 1e-6)
+
+        def narrowing(amount: float, dv: dict[int, float]) -> dict[int, tuple[float, float]]:
+            return {int(i): (amount * float(k), dv.get(int(i), 0.0))
+                    for i, k in zip(mouth_pts, squeeze)}
+
+        pucker = narrowing(0.12, {**{i: -0.012 for i in L.LIP_OUTER_UPPER},
+                                  **{i: 0.012 for i in L.LIP_OUTER_LOWER}})
         put("mouthPucker", self._spread(pucker, 0.12))
-        funnel = {61: (0.08, 0.0), 78: (0.07, 0.0), 291: (-0.08, 0.0), 308: (-0.07, 0.0)}
-        funnel.update({i: (0.0, -0.02) for i in L.LIP_INNER_UPPER})
-        funnel.update({i: (0.0, 0.03) for i in L.LIP_INNER_LOWER})
+        funnel = narrowing(0.08, {**{i: -0.02 for i in L.LIP_INNER_UPPER},
+                                  **{i: 0.03 for i in L.LIP_INNER_LOWER}})
         put("mouthFunnel", self._spread(funnel, 0.1))
         puff = (np.abs(u) > 1.2 * self.mouth_half_width) & (v > -0.45) & (v < 0.35)
         put("cheekPuff", np.stack([np.sign(u) * 0.04 * puff, np.zeros(n)], axis=1))
@@ -225,6 +241,23 @@ class FaceRig:
         self._setup_eye_bases(put, side)
         self._bases_px = self._to_px(B).astype(np.float32)  # (52, 478, 2)
         self._close_px = self._to_px(self._close_basis).astype(np.float32)
+
+    def _lower_lip_interior(self) -> list[int]:
+        u, v = self.u, self.v
+
+        def contour(ids: tuple[int, ...]) -> np.ndarray:
+            ids = np.array(ids)
+            order = np.argsort(u[ids])
+            return np.interp(u, u[ids][order], v[ids][order])
+
+        inner = contour((78,) + L.LIP_INNER_LOWER + (308,))
+        outer = contour((61,) + L.LIP_OUTER_LOWER + (291,))
+        span = (u > min(u[78], u[308])) & (u < max(u[78], u[308]))
+        inside = span & (v > inner) & (v < outer) & (v > 0)
+        contours = (L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER + L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER
+                    + L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER)
+        inside[list(contours)] = False
+        return [int(i) for i in np.nonzero(inside[: self.n_face])[0]]
 
     def _cheek_lift(self, s: str, amount: float) -> np.ndarray:
         eye = L.EYE[s]
@@ -313,6 +346,10 @@ class FaceRig:
         self.rest_gap = float(gap.max())
         self._lip_pairs = (up, lo)
         self._outer_lower = np.array(L.LIP_OUTER_LOWER)
+        # Where each inner-lip point sits between the inner corners (0 = image-left corner).
+        left, right = self.u[78], self.u[308]
+        self._inner_lip = np.concatenate([up, lo])
+        self._inner_lip_t = (self.u[self._inner_lip] - left) / max(right - left, 1e-6)
         self._rest_px = self._to_px(self._spread(h, 0.06))
 
     def _setup_rigid(self, matte: np.ndarray) -> None:
@@ -363,6 +400,16 @@ class FaceRig:
             d[up] += shift
             d[lo] -= shift
             d[self._outer_lower] -= shift
+        # Nor do inner-lip points slide out past the mouth corners (a bow-tie opening).
+        q = (p + d) @ self.ex
+        left, right = q[78], q[308]
+        t = self._inner_lip_t
+        lo_bound = left + 0.5 * t * (right - left)
+        hi_bound = right - 0.5 * (1 - t) * (right - left)
+        x = q[self._inner_lip]
+        clamped = np.clip(x, lo_bound, np.maximum(hi_bound, lo_bound))
+        if right > left and np.any(clamped != x):
+            d[self._inner_lip] += (clamped - x)[:, None] * self.ex[None, :]
         return d
 
     def _rotation(self, pose: np.ndarray) -> np.ndarray:
@@ -402,4 +449,6 @@ class FaceRig:
         p = self.landmarks
         rigid_v = self._rigid(p[:, :2] + d_vertices, p[:, 2], pose) * self._vertex_head_weight[:, None]
         points = p[:, :2] + d_vertices + rigid_v
-        return RigFrame(map_x=full[..., 0], map_y=full[..., 1], points=points)
+        rest = p[TEETH_LINE, :2] + self._rest_px[TEETH_LINE]
+        teeth_line = rest + self._rigid(rest, p[TEETH_LINE, 2], pose) * self._vertex_head_weight[TEETH_LINE, None]
+        return RigFrame(map_x=full[..., 0], map_y=full[..., 1], points=points, teeth_line=teeth_line)

@@ -71,6 +71,35 @@ def _emotion_model_overrides(args) -> dict:
     return {"emotion": e} if e else {}
 
 
+def _add_scene_args(p: argparse.ArgumentParser, with_text: bool = True) -> None:
+    g = p.add_argument_group("scene description (what the speaker does: nods, smiles, glances)")
+    if with_text:
+        src = g.add_mutually_exclusive_group()
+        src.add_argument("--scene", default=None,
+                         help='"auto" (default: an LLM if --llm-base-url is set, else the offline '
+                              'template), "off", or the scene text itself')
+        src.add_argument("--scene-file", default=None, help="read the scene text from a file")
+    g.add_argument("--llm-base-url", default=None,
+                   help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (llama.cpp), "
+                        "http://127.0.0.1:11434/v1 (Ollama), https://api.openai.com/v1; the key "
+                        "is read from OPENAI_API_KEY")
+    g.add_argument("--llm-model", default=None, help="model name on that endpoint")
+    g.add_argument("--llm-timeout", type=float, default=None, help="seconds per request (default 30)")
+
+
+def _scene_overrides(args) -> dict:
+    scene = {}
+    for flag, key in (("llm_base_url", "llm_base_url"), ("llm_model", "llm_model"),
+                      ("llm_timeout", "timeout_s")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            scene[key] = value
+    choice = getattr(args, "scene", None)
+    if choice is not None and choice.strip().lower() in ("auto", "off"):
+        scene["mode"] = choice.strip().lower()
+    return {"scene": scene} if scene else {}
+
+
 def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--portrait", help="portrait photo (jpg, png, webp, …)")
     p.add_argument("--audio", help="speech recording (wav, mp3, m4a, ogg, webm, flac)")
@@ -90,7 +119,6 @@ def _add_render_args(p: argparse.ArgumentParser) -> None:
     emotion.add_argument("--emotion-track", default=None,
                          help='per-segment overrides (JSON): [{"segment": 0, "label": "sad", '
                               '"intensity": 0.8, "valence": -0.5, "arousal": -0.3}, …]')
-    p.add_argument("--scene", default=None, help="scene description text (stored in the project)")
     p.add_argument("--max-duration", type=float, default=None,
                    help="longest accepted recording in seconds (default 600)")
     p.add_argument("--out", required=True, help="output video (.mp4)")
@@ -98,6 +126,7 @@ def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--motion-out", help="also save the motion as CSV (ARKit-52 columns)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     _add_emotion_model_args(p)
+    _add_scene_args(p)
 
 
 def build_project(args):
@@ -111,8 +140,9 @@ def build_project(args):
         project = Project.load(args.project)
         # Saved intermediates are kept; only explicit new choices invalidate them.
         if any(v is not None for v in (args.preset, args.size, args.fps, args.framing,
-                                       args.seed, args.emotion, args.emotion_track, args.scene)) \
-                or _emotion_model_overrides(args):
+                                       args.seed, args.emotion, args.emotion_track, args.scene,
+                                       args.scene_file)) \
+                or _emotion_model_overrides(args) or _scene_overrides(args):
             _apply_choices(project, args)
         return project
     if not args.portrait or not args.audio:
@@ -149,8 +179,11 @@ def _apply_choices(project, args) -> None:
         audio["max_duration_s"] = args.max_duration
     overrides = {k: v for k, v in (("render", render), ("face", face), ("audio", audio)) if v}
     overrides.update(_emotion_model_overrides(args))
+    overrides.update(_scene_overrides(args))
     if "emotion" in overrides:
         project.invalidate("emotion")
+    if "scene" in overrides:
+        project.invalidate("scene")
     if overrides:
         s = s.with_overrides(overrides)
     if s.render.size != project.settings.render.size or s.face.framing != project.settings.face.framing:
@@ -168,8 +201,12 @@ def _apply_choices(project, args) -> None:
         from pipelines.emotion import load_emotion_track_file
 
         project.emotion_overrides = load_emotion_track_file(args.emotion_track)
-    if args.scene is not None:
-        project.scene_text = args.scene
+    scene_text = args.scene
+    if getattr(args, "scene_file", None):
+        scene_text = _read_text(args.scene_file)
+    if scene_text is not None:
+        # "auto"/"off" choose generation (see _scene_overrides); anything else is the text.
+        project.scene_text = None if scene_text.strip().lower() in ("auto", "off") else scene_text
         project.invalidate("scene")
 
 
@@ -183,6 +220,11 @@ def cmd_render(args) -> int:
     out = pipe(project, args.out, callback=progress)
     for w in out.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    scene = out.project.scene
+    if scene is not None and scene.text and not args.quiet:
+        print(f"scene ({scene.source}, {len(scene.cues)} cues): "
+              + "; ".join(f"{c.kind} {c.start:.1f}-{c.end:.1f}s" for c in scene.cues[:12])
+              + (" …" if len(scene.cues) > 12 else ""), file=sys.stderr)
     if args.project_out:
         out.project.save(args.project_out)
     if args.motion_out:
@@ -196,7 +238,8 @@ def cmd_demo(args) -> int:
     args.audio = str(ASSETS / "speech.wav")
     args.transcript = (ASSETS / "speech.txt").read_text()
     for name in ("transcript_file", "project", "preset", "seed", "size", "fps", "framing",
-                 "emotion", "emotion_track", "scene", "text_model", "speech_emotion_model",
+                 "emotion", "emotion_track", "scene", "scene_file", "llm_base_url", "llm_model",
+                 "llm_timeout", "text_model", "speech_emotion_model",
                  "valence_arousal_model", "max_duration", "project_out", "motion_out"):
         setattr(args, name, getattr(args, name, None))
     args.quiet = False
@@ -217,8 +260,12 @@ def cmd_analyze(args) -> int:
     settings = load_preset(args.preset or "natural")
     if _emotion_model_overrides(args):
         settings = settings.with_overrides(_emotion_model_overrides(args))
-    result = SynchroRaMaPipeline.from_settings(settings).analyze(args.audio, script)
-    for w in result.warnings:
+    if _scene_overrides(args):
+        settings = settings.with_overrides(_scene_overrides(args))
+    pipe = SynchroRaMaPipeline.from_settings(settings)
+    result = pipe.analyze(args.audio, script)
+    scene, scene_warnings = _generate_scene(pipe, settings, result, args.portrait)
+    for w in result.warnings + scene_warnings:
         print(f"warning: {w}", file=sys.stderr)
     segments = []
     for seg in result.emotion.segments:
@@ -231,7 +278,8 @@ def cmd_analyze(args) -> int:
     if args.json:
         with atomic_output(args.json, ".json") as tmp:
             tmp.write_text(json.dumps({"transcript_source": result.transcript.source,
-                                       "segments": segments}, indent=1))
+                                       "segments": segments, "scene": to_jsonable(scene)},
+                                      indent=1))
     print(f"{'time':>13}  {'fused':<10} {'int':>4} {'val':>5} {'aro':>5}  "
           f"{'text':<16} {'voice':<16} {'v/a':<11}  words")
     for seg in result.emotion.segments:
@@ -248,7 +296,22 @@ def cmd_analyze(args) -> int:
         print(f"{seg.segment.start:5.2f}-{seg.segment.end:6.2f}s  {f.label:<10} {f.intensity:4.2f} "
               f"{f.valence:+5.2f} {f.arousal:+5.2f}  {top('text_sentiment'):<16} "
               f"{top('speech_emotion'):<16} {va_txt:<11}  {seg.segment.text[:60]}")
+    print(f"\nscene ({scene.source}; edit it and pass it back with --scene-file):\n{scene.text}")
+    print("cues: " + ("; ".join(f"{c.kind} {c.start:.2f}-{c.end:.2f}s" for c in scene.cues) or "none"))
     return 0
+
+
+def _generate_scene(pipe, settings, result, portrait_path):
+    from pipelines.scene import SceneRequest
+
+    face = None
+    if portrait_path:
+        from pipelines.face import load_portrait
+
+        image, ref = load_portrait(portrait_path)
+        face = pipe.face_analyzer.analyze(image, ref, settings.render.size)
+    request = SceneRequest.build(result.speech.duration, result.transcript, result.emotion, face)
+    return pipe.scene_director_for(settings).generate(request)
 
 
 def _read_text(path: str) -> str:
@@ -292,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     script.add_argument("--transcript-file")
     p.add_argument("--preset", default=None)
     p.add_argument("--json", help="write the analysis here (JSON)")
+    p.add_argument("--portrait", help="also describe this portrait in the generated scene")
     _add_emotion_model_args(p)
+    _add_scene_args(p, with_text=False)
     p = sub.add_parser("demo", help="render the bundled sample")
     p.add_argument("--out", default=str(ROOT / "out" / "demo.mp4"))
     p = sub.add_parser("bench", help="time a fixed sample; prints one JSON line")

@@ -19,7 +19,7 @@ from .errors import InputError, RenderInterrupted
 from .export.video import write_mp4
 from .project import Project
 from .settings import PipelineSettings
-from .types import EmotionTrack, Prosody, SceneDescription, Speech, Transcript
+from .types import EmotionTrack, Prosody, Speech, Transcript
 
 log = logging.getLogger("synchrorama")
 
@@ -48,8 +48,9 @@ class SpeechAnalysis:
 
 class SynchroRaMaPipeline:
     def __init__(self, *, face_analyzer, aligner, voice_activity, emotion_analyzer, motion_model,
-                 renderer, settings: PipelineSettings):
+                 renderer, settings: PipelineSettings, scene_director=None):
         self.face_analyzer = face_analyzer
+        self.scene_director = scene_director
         self.emotion_analyzer = emotion_analyzer
         self.aligner = aligner
         self.voice_activity = voice_activity
@@ -63,6 +64,7 @@ class SynchroRaMaPipeline:
         from .face import FaceAnalyzer
         from .motion import AudioToMotion
         from .render.cpu import CpuRenderer
+        from .scene import SceneDirector
         from .text import PocketsphinxAligner
 
         settings = settings or PipelineSettings()
@@ -75,7 +77,8 @@ class SynchroRaMaPipeline:
                    emotion_analyzer=EmotionAnalyzer(settings.emotion),
                    motion_model=AudioToMotion(settings.motion),
                    renderer=CpuRenderer(settings.render),
-                   settings=settings)
+                   settings=settings,
+                   scene_director=SceneDirector(settings.scene))
 
     def analyze(self, audio_path: str | Path, script: str | None = None) -> SpeechAnalysis:
         """Speech-only analysis (`launch.py analyze`): transcript, segments, emotion embedding."""
@@ -88,6 +91,13 @@ class SynchroRaMaPipeline:
         segments = segment_speech(transcript, prosody, speech.duration, s.emotion.min_pause_s)
         emotion = self.emotion_analyzer(speech, prosody, transcript, segments)
         return SpeechAnalysis(speech, transcript, prosody, emotion, list(transcript.warnings))
+
+    def scene_director_for(self, settings: PipelineSettings, api_key: str | None = None):
+        from .scene import SceneDirector
+
+        if api_key or self.scene_director is None or self.scene_director.settings != settings.scene:
+            return SceneDirector(settings.scene, api_key=api_key)
+        return self.scene_director
 
     def check_inputs(self, project: Project, out_path: str | Path | None) -> None:
         s = project.settings
@@ -107,9 +117,12 @@ class SynchroRaMaPipeline:
 
     def __call__(self, project: Project, out_path: str | Path | None = None, *,
                  callback: ProgressCallback | None = None,
-                 interrupt: threading.Event | None = None) -> PipelineOutput:
+                 interrupt: threading.Event | None = None,
+                 llm_api_key: str | None = None) -> PipelineOutput:
         """Fills in every missing intermediate of `project` and, when `out_path` is given,
-        renders the video. Returns the completed project (the input is not modified)."""
+        renders the video. Returns the completed project (the input is not modified).
+        `llm_api_key` is used for this call only (never stored); without it the scene writer
+        reads OPENAI_API_KEY."""
         project = project.replace()  # shallow copy: stages below assign new values only
         self.check_inputs(project, out_path)
         settings = project.settings
@@ -159,13 +172,26 @@ class SynchroRaMaPipeline:
             effective = apply_overrides(project.emotion, project.emotion_overrides)
             if effective != project.emotion:
                 project.motion = None  # the face must follow the edited emotion
+                if project.scene is not None and project.scene.source == "template":
+                    project.scene = None  # the template describes the emotions: rewrite it
             project.emotion = effective
 
-        # 6. Scene description (the user's text for now; generation comes with the LLM stage).
+        # 6. Scene description: the user's text, or generated (LLM or offline template); its
+        #    cues steer the motion, and the same text prompts the diffusion renderer.
         with stage("scene"):
             if project.scene is None:
-                text = project.scene_text or ""
-                project.scene = SceneDescription(text=text, source="user" if text else "none")
+                from .scene import SceneRequest
+
+                director = self.scene_director_for(settings, llm_api_key)
+                request = SceneRequest.build(speech.duration, project.transcript, project.emotion,
+                                             project.face)
+                if project.scene_text and project.scene_text.strip():
+                    project.scene = director.describe(project.scene_text, request)
+                else:
+                    progress("scene", 0.1)
+                    project.scene, scene_warnings = director.generate(request)
+                    warnings += scene_warnings
+                project.motion = None
 
         # 7. Audio-to-motion.
         with stage("motion"):

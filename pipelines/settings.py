@@ -78,6 +78,21 @@ class MotionSettings:
 
 
 @dataclass
+class SceneSettings:
+    """The scene description: written by an LLM when `llm_base_url` is set, else by the offline
+    template. The API key is never a setting (it comes from OPENAI_API_KEY or the session)."""
+
+    mode: str = "auto"  # "auto" (LLM if configured, else template) | "template" | "off"
+    llm_base_url: str = ""  # e.g. http://127.0.0.1:8080/v1 (llama.cpp), https://api.openai.com/v1
+    llm_model: str = "gpt-4o-mini"
+    timeout_s: float = 30.0  # per request; a streamed answer gets (retries + 1) × this in total
+    retries: int = 2  # on connection errors, 408/409/429/5xx, with exponential backoff
+    stream: bool = True
+    max_answer_chars: int = 8000
+    temperature: float = 0.4
+
+
+@dataclass
 class RenderSettings:
     size: int = 512  # longer output side, pixels
     fps: float = 25.0
@@ -98,6 +113,7 @@ class PipelineSettings:
     audio: AudioSettings = field(default_factory=AudioSettings)
     transcript: TranscriptSettings = field(default_factory=TranscriptSettings)
     emotion: EmotionSettings = field(default_factory=EmotionSettings)
+    scene: SceneSettings = field(default_factory=SceneSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
     motion: MotionSettings = field(default_factory=MotionSettings)
     render: RenderSettings = field(default_factory=RenderSettings)

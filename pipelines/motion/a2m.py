@@ -74,7 +74,7 @@ class AudioToMotion:
         onsets = blink_times(duration, s.blink_rate_per_min, blink_rng,
                              feats.accent_times, feats.accent_strength)
         blink = blink_curves(times, fps, onsets, blink_rng)
-        gaze = gaze_path(times, gaze_rng, s.saccades) + cues.gaze
+        gaze = gaze_path(times, gaze_rng, s.saccades) * cues.gaze_damp[:, None] + cues.gaze
         # Gaze stabilisation: the eyes counter-rotate a little against head turns and nods
         # (an eyeLook weight of 1 is roughly 30 degrees).
         gaze[:, 0] += s.gaze_stabilisation * pose[:, YAW] / 30.0

@@ -24,11 +24,12 @@ class CueLayers:
     shapes: np.ndarray  # (N, 52) additive blendshapes
     gaze: np.ndarray  # (N, 2) additive gaze (horizontal > 0: subject's left; vertical > 0: up)
     head_damp: np.ndarray  # (N,) multiplies the audio-driven and idle head motion
+    gaze_damp: np.ndarray  # (N,) multiplies the wandering gaze (saccades)
 
     @classmethod
     def empty(cls, n: int) -> "CueLayers":
         return cls(np.zeros((n, 6)), np.zeros((n, len(BLENDSHAPE_INDEX))), np.zeros((n, 2)),
-                   np.ones(n))
+                   np.ones(n), np.ones(n))
 
     def add_shapes(self, weights: np.ndarray, values: dict[str, float]) -> None:
         for name, v in values.items():
@@ -135,10 +136,33 @@ def _lean_in(ctx: CueContext, out: CueLayers) -> None:
     out.head[:, PITCH] += 1.5 * env
 
 
+@cue("lean_back")
+def _lean_back(ctx: CueContext, out: CueLayers) -> None:
+    env = ctx.envelope(0.5) * ctx.strength
+    out.head[:, TZ] -= 0.06 * env
+    out.head[:, PITCH] -= 2.0 * env  # chin up a little as the head draws back
+
+
+@cue("look_at_camera")
+def _look_at_camera(ctx: CueContext, out: CueLayers) -> None:
+    """Steady eye contact: the wandering gaze settles on the lens."""
+    out.gaze_damp *= 1.0 - 0.9 * min(ctx.strength, 1.0) * ctx.envelope(0.3)
+
+
 @cue("keep_still")
 def _keep_still(ctx: CueContext, out: CueLayers) -> None:
-    """Damps the audio-driven and idle head motion inside the cue (explicit gestures stay)."""
-    out.head_damp *= 1.0 - 0.9 * min(ctx.strength, 1.0) * ctx.envelope(0.3)
+    """Damps the audio-driven and idle head motion inside the cue (explicit gestures stay):
+    at full strength to 5 % of its amplitude."""
+    out.head_damp *= 1.0 - 0.95 * min(ctx.strength, 1.0) * ctx.envelope(0.3)
+
+
+@cue("emphasis")
+def _emphasis(ctx: CueContext, out: CueLayers) -> None:
+    """A word stressed with the face: brows up and a small downward beat of the head."""
+    t = ctx.times - ctx.cue.start
+    beat = np.exp(-0.5 * ((t - 0.18) / 0.12) ** 2) * ctx.strength
+    out.head[:, PITCH] += 3.5 * beat
+    out.add_shapes(beat, {"browInnerUp": 0.45, **_both("browOuterUp", 0.35)})
 
 
 # ------------------------------------------------------------------------------ expressions
@@ -160,6 +184,24 @@ def _raise_brows(ctx: CueContext, out: CueLayers) -> None:
 def _frown(ctx: CueContext, out: CueLayers) -> None:
     out.add_shapes(ctx.envelope(0.3) * ctx.strength,
                    {**_both("browDown", 0.6), **_both("mouthFrown", 0.3)})
+
+
+@cue("laugh")
+def _laugh(ctx: CueContext, out: CueLayers) -> None:
+    """A laugh: broad smile, squinting eyes, and quick small head bobs (about 4 per second)."""
+    env = ctx.envelope(0.2) * ctx.strength
+    out.add_shapes(env, {**_both("mouthSmile", 0.9), **_both("cheekSquint", 0.7),
+                         **_both("eyeSquint", 0.5), **_both("mouthUpperUp", 0.5), "jawOpen": 0.12})
+    out.head[:, PITCH] += 2.0 * env * np.sin(2 * np.pi * 4.0 * (ctx.times - ctx.cue.start)) ** 2
+    out.head[:, PITCH] -= 2.0 * env  # head back a little
+
+
+@cue("blink_slowly")
+def _blink_slowly(ctx: CueContext, out: CueLayers) -> None:
+    """A slow, deliberate blink (close over 0.25 s, hold, open over 0.4 s)."""
+    t = ctx.times - ctx.cue.start
+    lid = np.clip(np.minimum(t / 0.25, 1 - (t - 0.4) / 0.4), 0, 1) * (t >= 0)
+    out.add_shapes(lid * min(ctx.strength, 1.0), _both("eyeBlink", 1.0))
 
 
 @cue("blink")

@@ -336,10 +336,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_studio(args) -> int:
-    from pipelines.errors import StudioError
+    from studio.app import launch_studio
 
-    raise StudioError("The studio UI is not built yet.",
-                      "Use `launch.py demo` or `launch.py render --portrait P --audio A --out clip.mp4`.")
+    launch_studio(host=args.host, port=args.port, share=args.share, data_dir=args.data_dir)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -366,11 +366,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=25.0)
     p.add_argument("--asr", action="store_true", help="no script: time speech recognition too")
     sub.add_parser("check", help="verify the installation")
-    p = sub.add_parser("studio", help="start the studio UI")
-    p.add_argument("--host", default="127.0.0.1")
+    p = sub.add_parser("studio", help="start the studio UI (the default)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true",
+                   help="also open a public Gradio share link (off by default)")
+    p.add_argument("--data-dir", default=None,
+                   help="library and session folder (default ~/.local/share/synchrorama-studio)")
+    argv = sys.argv[1:] if argv is None else argv
+    if not [a for a in argv if not a.startswith("-")]:
+        argv = [*argv, "studio"]  # no command: start the studio
     args = parser.parse_args(argv)
-    command = args.command or "studio"
+    command = args.command
     handler = {"render": cmd_render, "analyze": cmd_analyze, "demo": cmd_demo, "bench": cmd_bench, "check": cmd_check,
                "studio": cmd_studio}[command]
     from pipelines.errors import StudioError

@@ -1,0 +1,1 @@
+"""The Gradio studio (UI only): build_ui(), launch_studio(), the project library."""

@@ -127,6 +127,30 @@ def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     _add_emotion_model_args(p)
     _add_scene_args(p)
+    g = p.add_argument_group("renderer")
+    g.add_argument("--renderer", choices=("cpu", "diffusion"), default=None,
+                   help="cpu (default, fast, always works) or diffusion (GPU, Wan2.2-Animate)")
+    g.add_argument("--diffusion-model", default=None,
+                   help="WanAnimatePipeline folder or model id in your Hugging Face cache "
+                        "(default Wan-AI/Wan2.2-Animate-14B-Diffusers)")
+    g.add_argument("--diffusion-steps", type=int, default=None, help="denoising steps (default 20)")
+    g.add_argument("--diffusion-device", default=None, help="cuda (default), cuda:N")
+    g.add_argument("--diffusion-dtype", choices=("bf16", "fp16", "fp32"), default=None)
+    g.add_argument("--diffusion-offload", choices=("none", "model", "sequential", "group"),
+                   default=None, help="keep parts of the model in system RAM (less GPU memory)")
+
+
+def _renderer_overrides(args) -> dict:
+    out: dict = {}
+    if getattr(args, "renderer", None):
+        out["render"] = {"renderer": args.renderer}
+    diffusion = {key: getattr(args, flag) for flag, key in (
+        ("diffusion_model", "model"), ("diffusion_steps", "steps"), ("diffusion_device", "device"),
+        ("diffusion_dtype", "dtype"), ("diffusion_offload", "offload"))
+        if getattr(args, flag, None) is not None}
+    if diffusion:
+        out["diffusion"] = diffusion
+    return out
 
 
 def build_project(args):
@@ -142,7 +166,8 @@ def build_project(args):
         if any(v is not None for v in (args.preset, args.size, args.fps, args.framing,
                                        args.seed, args.emotion, args.emotion_track, args.scene,
                                        args.scene_file)) \
-                or _emotion_model_overrides(args) or _scene_overrides(args):
+                or _emotion_model_overrides(args) or _scene_overrides(args) \
+                or _renderer_overrides(args):
             _apply_choices(project, args)
         return project
     if not args.portrait or not args.audio:
@@ -180,6 +205,8 @@ def _apply_choices(project, args) -> None:
     overrides = {k: v for k, v in (("render", render), ("face", face), ("audio", audio)) if v}
     overrides.update(_emotion_model_overrides(args))
     overrides.update(_scene_overrides(args))
+    for key, value in _renderer_overrides(args).items():
+        overrides.setdefault(key, {}).update(value)
     if "emotion" in overrides:
         project.invalidate("emotion")
     if "scene" in overrides:
@@ -239,7 +266,9 @@ def cmd_demo(args) -> int:
     args.transcript = (ASSETS / "speech.txt").read_text()
     for name in ("transcript_file", "project", "preset", "seed", "size", "fps", "framing",
                  "emotion", "emotion_track", "scene", "scene_file", "llm_base_url", "llm_model",
-                 "llm_timeout", "text_model", "speech_emotion_model",
+                 "llm_timeout", "renderer", "diffusion_model", "diffusion_steps",
+                 "diffusion_device", "diffusion_dtype", "diffusion_offload",
+                 "text_model", "speech_emotion_model",
                  "valence_arousal_model", "max_duration", "project_out", "motion_out"):
         setattr(args, name, getattr(args, name, None))
     args.quiet = False

@@ -55,6 +55,10 @@ class MissingWeightsError(StudioError):
     pass
 
 
+class DiffusionUnavailableError(StudioError):
+    """The diffusion renderer cannot run here (no CUDA, too little memory, old diffusers)."""
+
+
 class LLMUnavailableError(StudioError):
     pass
 

@@ -68,15 +68,12 @@ class SynchroRaMaPipeline:
         from .text import PocketsphinxAligner
 
         settings = settings or PipelineSettings()
-        if settings.render.renderer != "cpu":
-            raise InputError(f"Renderer '{settings.render.renderer}' is not available.",
-                             "Use --renderer cpu.")
         return cls(face_analyzer=FaceAnalyzer(settings.face),
                    aligner=PocketsphinxAligner(),
                    voice_activity=SileroVoiceActivity(),
                    emotion_analyzer=EmotionAnalyzer(settings.emotion),
                    motion_model=AudioToMotion(settings.motion),
-                   renderer=CpuRenderer(settings.render),
+                   renderer=make_renderer(settings, CpuRenderer(settings.render)),
                    settings=settings,
                    scene_director=SceneDirector(settings.scene))
 
@@ -107,6 +104,8 @@ class SynchroRaMaPipeline:
             raise InputError(f"Frame rate {s.render.fps} is out of range.", "Use 1..60 fps.")
         if s.face.framing not in ("crop", "full"):
             raise InputError(f"Unknown framing '{s.face.framing}'.", "Use 'crop' or 'full'.")
+        if out_path is not None and hasattr(self.renderer, "check"):
+            self.renderer.check()  # e.g. the diffusion renderer: no GPU, no weights → stop now
         if out_path is not None:
             out = Path(out_path)
             if out.suffix.lower() != ".mp4":
@@ -207,21 +206,43 @@ class SynchroRaMaPipeline:
 
         # 8. Render and export.
         with stage("render"):
+            from .render.diffusion import RenderJob, diffusion_prompt
+
             prepared = self.renderer.prepare(framed, project.face)
             total = project.motion.num_frames
+            # The diffusion renderer reports its own progress (denoising steps); the CPU one
+            # progresses frame by frame as they are written.
+            own_progress = self.renderer.name != "cpu"
+            job = RenderJob(prompt=diffusion_prompt(project.scene.text if project.scene else "",
+                                                    project.emotion),
+                            seed=project.seed, interrupt=interrupt,
+                            progress=(lambda f: progress("render", f)) if own_progress else None)
 
             def on_frame(i: int) -> None:
                 if interrupt is not None and interrupt.is_set():
                     raise RenderInterrupted()
-                if i % 5 == 0 or i == total - 1:
+                if not own_progress and (i % 5 == 0 or i == total - 1):
                     progress("render", (i + 1) / total)
 
             h, w = framed.shape[:2]
-            write_mp4(self.renderer.frames(prepared, project.motion), out_path,
+            write_mp4(self.renderer.frames(prepared, project.motion, job), out_path,
                       fps=settings.render.fps, size=(w, h), audio_path=project.audio.path,
                       settings=settings.export, num_frames=total, on_frame=on_frame)
         progress("done", 1.0)
         return PipelineOutput(Path(out_path), project, project.warnings, timings)
+
+
+def make_renderer(settings: PipelineSettings, cpu):
+    """The renderer the settings ask for; the CPU renderer also draws the diffusion renderer's
+    motion frames."""
+    name = settings.render.renderer
+    if name == "cpu":
+        return cpu
+    if name == "diffusion":
+        from .render.diffusion import DiffusionRenderer
+
+        return DiffusionRenderer(settings.render, settings.diffusion, cpu)
+    raise InputError(f"Unknown renderer '{name}'.", "Use 'cpu' or 'diffusion'.")
 
 
 class _Timer:

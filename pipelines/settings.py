@@ -101,6 +101,26 @@ class RenderSettings:
 
 
 @dataclass
+class DiffusionSettings:
+    """The diffusion renderer (GPU): Wan2.2-Animate re-renders the CPU renderer's motion frames
+    with the portrait's identity. See presets gpu-24gb / gpu-80gb."""
+
+    model: str = "Wan-AI/Wan2.2-Animate-14B-Diffusers"  # local folder or id in the HF cache
+    device: str = "cuda"  # "cpu" only makes sense for tiny test models
+    dtype: str = "bf16"  # "bf16" | "fp16" | "fp32"
+    offload: str = "none"  # "none" | "model" | "sequential" | "group"
+    vae_tiling: bool = False
+    steps: int = 20
+    guidance: float = 1.0
+    segment_frames: int = 77  # frames per generated segment (4n + 1)
+    prev_segment_frames: int = 1  # frames of the previous segment that condition the next (1 or 5)
+    max_side: int = 832  # the generated video's longer side (multiple of 16)
+    face_blend: str = "mouth"  # "mouth" | "face" | "off": paste the A2M frame's region back
+    negative_prompt: str = ("blurry, distorted face, deformed mouth, extra teeth, flicker, "
+                            "low quality, watermark, text")
+
+
+@dataclass
 class ExportSettings:
     crf: int = 18
     x264_preset: str = "veryfast"
@@ -117,6 +137,7 @@ class PipelineSettings:
     face: FaceSettings = field(default_factory=FaceSettings)
     motion: MotionSettings = field(default_factory=MotionSettings)
     render: RenderSettings = field(default_factory=RenderSettings)
+    diffusion: DiffusionSettings = field(default_factory=DiffusionSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
 
     def with_overrides(self, overrides: dict[str, Any]) -> "PipelineSettings":

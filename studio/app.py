@@ -40,11 +40,6 @@ def _progress_callback(progress: gr.Progress):
     return report
 
 
-def _diffusion_note() -> str:
-    return ("The diffusion renderer (GPU) is not part of this installation yet; the CPU renderer "
-            "is always available.")
-
-
 def build_ui(controller: StudioController) -> gr.Blocks:
     c = controller
 
@@ -164,8 +159,11 @@ def build_ui(controller: StudioController) -> gr.Blocks:
             with gr.Accordion("6 · Style", open=False):
                 with gr.Row():
                     preset = gr.Dropdown(list_presets(), value="natural", label="Preset")
-                    renderer = gr.Dropdown([("CPU (fast, always available)", "cpu")], value="cpu",
-                                           label="Renderer", info=_diffusion_note())
+                    can_diffuse, diffusion_note = c.diffusion_status()
+                    renderer = gr.Dropdown(
+                        [("CPU (fast, always available)", "cpu")]
+                        + ([("Diffusion (GPU, photoreal)", "diffusion")] if can_diffuse else []),
+                        value="cpu", label="Renderer", info=diffusion_note)
                     seed = gr.Number(0, precision=0, label="Seed (same seed, same video)")
                 with gr.Row():
                     head = gr.Slider(0, 2, value=1.0, step=0.05, label="Head motion")

@@ -103,9 +103,6 @@ class StudioController:
         from pipelines.scene import SceneDirector
         from pipelines.text import PocketsphinxAligner
 
-        if settings.render.renderer != "cpu":
-            raise InputError(f"The '{settings.render.renderer}' renderer is not available here.",
-                             "Choose the CPU renderer.")
         face_key = f"face:{settings.face}"
         emotion_key = f"emotion:{settings.emotion}"
         return SynchroRaMaPipeline(
@@ -114,9 +111,30 @@ class StudioController:
             voice_activity=self._get("vad", SileroVoiceActivity),
             emotion_analyzer=self._get(emotion_key, lambda: EmotionAnalyzer(settings.emotion)),
             motion_model=AudioToMotion(settings.motion),
-            renderer=CpuRenderer(settings.render, matte=self._get("matte", PersonMatte)),
+            renderer=self._renderer(settings, CpuRenderer(settings.render,
+                                                          matte=self._get("matte", PersonMatte))),
             settings=settings,
             scene_director=SceneDirector(settings.scene))
+
+    def _renderer(self, settings: PipelineSettings, cpu):
+        from pipelines.pipeline import make_renderer
+
+        if settings.render.renderer != "diffusion":
+            return make_renderer(settings, cpu)
+        # The diffusion model is large: one renderer (one loaded model) per configuration.
+        key = f"diffusion:{settings.diffusion}:{settings.render}"
+        return self._get(key, lambda: make_renderer(settings, cpu))
+
+    def diffusion_status(self) -> tuple[bool, str]:
+        """Whether the diffusion renderer can run here, and if not, why (for the style panel)."""
+        from pipelines.render.diffusion import DiffusionRenderer
+        from pipelines.settings import DiffusionSettings, RenderSettings
+
+        try:
+            DiffusionRenderer(RenderSettings(), DiffusionSettings()).check()
+        except StudioError as e:
+            return False, f"Diffusion (GPU) unavailable: {e.message}"
+        return True, "Diffusion (GPU) renders photoreal frames from the same motion; slower."
 
     # ------------------------------------------------------------------- inputs
     def inspect_portrait(self, path: str, style: Style) -> tuple[np.ndarray, str]:

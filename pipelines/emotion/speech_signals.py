@@ -545,6 +545,9 @@ class _TransformersAudioBackend:
             with self._lock:
                 if self._model is None:
                     source = self._source()
+                    from ..models import resolve_device
+
+                    self.device = str(resolve_device(self.device, self.kind))
                     try:
                         import torch  # noqa: F401
                         import transformers  # noqa: F401

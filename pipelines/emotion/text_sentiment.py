@@ -431,18 +431,9 @@ class TransformersTextSentiment:
         self._model = model
 
     def _resolve_device(self, torch):
-        want = (self.device or "cpu").strip().lower()
-        if want == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            dev = torch.device(want)
-        except (RuntimeError, ValueError):
-            raise InputError(f"Unknown device '{self.device}' for the text emotion model.",
-                             "Use 'cpu', 'cuda', 'cuda:N', or 'auto'.") from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise InputError(f"Device '{self.device}' was asked for the text emotion model, "
-                             "but no CUDA GPU is available.", "Use device 'cpu' or 'auto'.")
-        return dev
+        from ..models import resolve_device
+
+        return resolve_device(self.device, "text emotion model")
 
     # ---- inference ------------------------------------------------------------------------------
 

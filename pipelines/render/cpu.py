@@ -68,6 +68,7 @@ class CpuRenderer:
                         borderMode=cv2.BORDER_REPLICATE)
         return prepared.mouth.composite(out, f.points, f.teeth_line)
 
-    def frames(self, prepared: PreparedPortrait, motion: MotionTrack) -> Iterator[np.ndarray]:
+    def frames(self, prepared: PreparedPortrait, motion: MotionTrack, job=None) -> Iterator[np.ndarray]:
+        """Frame by frame (`job`, the diffusion renderer's prompt and progress, is not needed)."""
         for i in range(motion.num_frames):
             yield self.render_frame(prepared, motion.blendshapes[i], motion.head_pose[i])

@@ -1,0 +1,359 @@
+"""The diffusion renderer (GPU workstations): diffusers' WanAnimatePipeline (Wan2.2-Animate,
+"animate" mode) re-renders the CPU renderer's motion frames photorealistically with the
+portrait's identity.
+
+Per clip:
+1. the CPU renderer draws the A2M motion frames (the motion the audio and the scene asked for);
+2. from them: `face_video` (square face crops, the size the model's motion encoder wants) and
+   `pose_video` (a head-and-shoulders keypoint drawing on black, OpenPose-style colours);
+3. the pipeline generates the clip in segments of `segment_frames`, each conditioned on the last
+   `prev_segment_frames` of the one before (the pipeline's own chaining), with the portrait as
+   reference image and the scene text plus each segment's emotion as prompt;
+4. optionally the A2M frame's mouth (or face) region is feathered back over each generated frame,
+   so the lips follow the audio exactly as in the CPU path.
+
+The model loads lazily, once. Before anything heavy, `check()` refuses clearly when diffusers is
+too old, there is no CUDA device, the weights are not on disk, or the GPU lacks memory.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from ..errors import DiffusionUnavailableError, InputError, RenderInterrupted
+from ..settings import DiffusionSettings, RenderSettings
+from ..types import MotionTrack
+from . import landmarks as L
+from .cpu import CpuRenderer, PreparedPortrait
+
+DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+OFFLOADS = ("none", "model", "sequential", "group")
+BLENDS = ("mouth", "face", "off")
+GIB = 1024 ** 3
+
+
+@dataclass
+class RenderJob:
+    """What a render needs beyond the motion: the text prompt, a seed, progress and cancel."""
+
+    prompt: str = ""
+    seed: int = 0
+    progress: Callable[[float], None] | None = None  # fraction of the render stage, 0..1
+    interrupt: threading.Event | None = None
+
+
+class DiffusionRenderer:
+    name = "diffusion"
+
+    def __init__(self, render: RenderSettings, diffusion: DiffusionSettings,
+                 cpu: CpuRenderer | None = None):
+        self.render_settings = render
+        self.settings = diffusion
+        self.cpu = cpu or CpuRenderer(render)
+        self._pipe = None
+        self._device = None
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- checks
+    def check(self) -> None:
+        """Cheap refusals, before any analysis or loading (one readable message each)."""
+        s = self.settings
+        if s.dtype not in DTYPES:
+            raise InputError(f"Unknown diffusion dtype '{s.dtype}'.", "Use bf16, fp16 or fp32.")
+        if s.offload not in OFFLOADS:
+            raise InputError(f"Unknown offload mode '{s.offload}'.", f"Use one of: {', '.join(OFFLOADS)}.")
+        if s.face_blend not in BLENDS:
+            raise InputError(f"Unknown face blend '{s.face_blend}'.", f"Use one of: {', '.join(BLENDS)}.")
+        if s.steps < 1 or s.segment_frames < 5 or (s.segment_frames - 1) % 4:
+            raise InputError("Diffusion steps must be ≥ 1 and segment frames of the form 4n + 1 "
+                             f"(got {s.steps} steps, {s.segment_frames} frames).")
+        if s.max_side % 16:
+            raise InputError(f"The diffusion size {s.max_side} must be a multiple of 16.")
+        _diffusers_with_wan_animate()
+        self._resolve_device()
+        self._source()
+
+    def _resolve_device(self):
+        from ..models import resolve_device
+
+        try:
+            return resolve_device(self.settings.device, "diffusion renderer")
+        except InputError as e:
+            raise DiffusionUnavailableError(e.message, e.hint) from None
+
+    def _source(self) -> str:
+        from ..models import resolve_model_source
+
+        return resolve_model_source(self.settings.model, "Diffusion model", marker="model_index.json")
+
+    def _check_memory(self, source: str, device, free_total: tuple[int, int] | None = None) -> None:
+        """Refuses when the GPU clearly cannot hold what the offload mode keeps on it."""
+        if device.type != "cuda":
+            return
+        if free_total is None:
+            import torch
+
+            free_total = torch.cuda.mem_get_info(device)
+        free, total = free_total
+        need = estimate_gpu_bytes(source, self.settings)
+        if need > free:
+            raise DiffusionUnavailableError(
+                f"The diffusion model needs about {need / GIB:.0f} GB of GPU memory with offload "
+                f"'{self.settings.offload}'; this GPU has {free / GIB:.0f} of {total / GIB:.0f} GB "
+                "free.", "Use the gpu-24gb preset (offload, VAE tiling), a smaller max side, or "
+                "the CPU renderer.")
+
+    # ----------------------------------------------------------------- load
+    def load(self):
+        with self._lock:
+            if self._pipe is not None:
+                return self._pipe
+            self.check()
+            import torch
+
+            pipeline_cls = _diffusers_with_wan_animate()
+            device = self._resolve_device()
+            source = self._source()
+            self._check_memory(source, device)
+            dtype = getattr(torch, DTYPES[self.settings.dtype])
+            try:
+                pipe = pipeline_cls.from_pretrained(source, dtype=dtype,
+                                                    local_files_only=True)
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise DiffusionUnavailableError(
+                    f"The diffusion model in {source} could not be loaded: "
+                    f"{str(e).splitlines()[0][:200]}",
+                    "Check that the folder holds a complete WanAnimatePipeline "
+                    "(model_index.json and every component).") from None
+            mode = self.settings.offload
+            if mode == "model" and device.type == "cuda":
+                pipe.enable_model_cpu_offload(device=device)
+            elif mode == "sequential" and device.type == "cuda":
+                pipe.enable_sequential_cpu_offload(device=device)
+            elif mode == "group" and device.type == "cuda":
+                pipe.transformer.enable_group_offload(onload_device=device,
+                                                      offload_device=torch.device("cpu"),
+                                                      offload_type="leaf_level", use_stream=True)
+                for name in ("text_encoder", "image_encoder", "vae"):
+                    getattr(pipe, name).to(device)
+            else:
+                pipe.to(device)
+            if self.settings.vae_tiling:
+                pipe.vae.enable_tiling()
+            pipe.set_progress_bar_config(disable=True)
+            self._pipe, self._device = pipe, device
+            return pipe
+
+    # --------------------------------------------------------------- render
+    def prepare(self, framed: np.ndarray, face) -> PreparedPortrait:
+        return self.cpu.prepare(framed, face)
+
+    def frames(self, prepared: PreparedPortrait, motion: MotionTrack,
+               job: RenderJob | None = None) -> Iterator[np.ndarray]:
+        job = job or RenderJob()
+        pipe = self.load()
+        import torch
+        from PIL import Image
+
+        n = motion.num_frames
+        h, w = prepared.plate.shape[:2]
+        gen_w, gen_h = generation_size(w, h, self.settings.max_side)
+        face_px = int(pipe.transformer.config.motion_encoder_size)
+        # 1–2. A2M motion frames, and from them the face crops and the pose drawing.
+        motion_frames, masks, faces, poses = [], [], [], []
+        for i in range(n):
+            _check(job)
+            rig_frame = prepared.rig.frame(motion.blendshapes[i], motion.head_pose[i])
+            frame = self.cpu.render_frame(prepared, motion.blendshapes[i], motion.head_pose[i])
+            motion_frames.append(frame)
+            masks.append(blend_mask(rig_frame.points, (h, w), prepared.rig.iod, self.settings.face_blend))
+            faces.append(Image.fromarray(face_crop(frame, rig_frame.points, face_px)))
+            poses.append(Image.fromarray(pose_drawing(rig_frame.points, (h, w), (gen_h, gen_w))))
+            if job.progress and i % 10 == 0:
+                job.progress(0.1 * (i + 1) / n)
+        reference = Image.fromarray(prepared.plate).resize((gen_w, gen_h), Image.LANCZOS)
+
+        # 3. Generate, segment by segment (the pipeline chains them).
+        s = self.settings
+        stride = max(s.segment_frames - s.prev_segment_frames, 1)
+        n_segments = max(1, int(np.ceil(max(n - s.prev_segment_frames, 1) / stride)))
+        total_steps = n_segments * s.steps
+        done = [0]
+
+        def on_step(pipeline, step, timestep, kwargs):
+            done[0] += 1
+            _check(job)
+            if job.progress:
+                job.progress(0.1 + 0.85 * min(done[0] / total_steps, 1.0))
+            return kwargs
+
+        generator = torch.Generator(device="cpu").manual_seed(int(job.seed))
+        with torch.inference_mode():
+            out = pipe(image=reference, pose_video=poses, face_video=faces, prompt=job.prompt or "",
+                       negative_prompt=s.negative_prompt, height=gen_h, width=gen_w,
+                       segment_frame_length=s.segment_frames, num_inference_steps=s.steps,
+                       mode="animate", prev_segment_conditioning_frames=s.prev_segment_frames,
+                       guidance_scale=s.guidance, generator=generator, output_type="np",
+                       callback_on_step_end=on_step)
+        video = np.asarray(out.frames[0])
+        if video.shape[0] < n:
+            raise DiffusionUnavailableError(
+                f"The diffusion model returned {video.shape[0]} frames for {n}.")
+        # 4. Back to the output size, with the A2M mouth (or face) region feathered in.
+        for i in range(n):
+            frame = np.clip(video[i] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_CUBIC)
+            m = masks[i]
+            if m is not None:
+                frame = (frame * (1 - m[..., None]) + motion_frames[i] * m[..., None] + 0.5).astype(np.uint8)
+            if job.progress and i % 10 == 0:
+                job.progress(0.95 + 0.05 * (i + 1) / n)
+            yield frame
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def _check(job: RenderJob) -> None:
+    if job.interrupt is not None and job.interrupt.is_set():
+        raise RenderInterrupted()
+
+
+def _diffusers_with_wan_animate():
+    try:
+        import diffusers
+    except ImportError:
+        raise DiffusionUnavailableError(
+            "The diffusion renderer needs the diffusers package, which is not installed.",
+            "Run `bash setup.sh` (it installs requirements.txt).") from None
+    try:
+        import transformers
+
+        # diffusers' lazy import of Wan pulls CLIP's image processor, which warns about
+        # torchvision (not needed here) on every start.
+        previous = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - transformers is in requirements.txt
+        previous = None
+    try:
+        cls = getattr(diffusers, "WanAnimatePipeline", None)
+    finally:
+        if previous is not None:
+            transformers.logging.set_verbosity(previous)
+    if cls is None:
+        raise DiffusionUnavailableError(
+            f"diffusers {diffusers.__version__} has no WanAnimatePipeline (Wan2.2-Animate).",
+            "Install the version pinned in requirements.txt with `bash setup.sh`.")
+    return cls
+
+
+def generation_size(w: int, h: int, max_side: int) -> tuple[int, int]:
+    """The generated video's size: the output's aspect, longer side `max_side`, multiples of 16."""
+    scale = max_side / max(w, h)
+    return (max(16, int(round(w * scale / 16)) * 16), max(16, int(round(h * scale / 16)) * 16))
+
+
+def estimate_gpu_bytes(source: str, settings: DiffusionSettings) -> int:
+    """Rough GPU memory the offload mode keeps resident: weights (in the chosen dtype) plus
+    working memory for activations and the VAE."""
+    per_component: dict[str, int] = {}
+    for f in Path(source).rglob("*"):
+        if f.suffix in (".safetensors", ".bin") and f.is_file():
+            per_component[f.relative_to(source).parts[0]] = (
+                per_component.get(f.relative_to(source).parts[0], 0) + f.stat().st_size)
+    scale = 2.0 if settings.dtype == "fp32" else 1.0  # weights ship in 16-bit
+    weights = {k: v * scale for k, v in per_component.items()}
+    working = (2 if settings.vae_tiling else 6) * GIB * (settings.max_side / 1280) ** 2 + GIB
+    if settings.offload == "none":
+        return int(sum(weights.values()) + working)
+    if settings.offload == "model":
+        return int(max(weights.values(), default=0) + working)
+    return int(2 * GIB + working)  # sequential / group: a few layers at a time
+
+
+def blend_mask(points: np.ndarray, shape: tuple[int, int], iod: float, mode: str) -> np.ndarray | None:
+    """A feathered mask (0..1) over the region whose pixels come from the A2M frame."""
+    if mode == "off":
+        return None
+    h, w = shape
+    if mode == "face":
+        ring = points[list(L.FACE_OVAL)]
+        grow, feather = 0.0, 0.08 * iod
+    else:
+        ring = points[[61, *L.LIP_OUTER_UPPER, 291, *reversed(L.LIP_OUTER_LOWER)]]
+        grow, feather = 0.12 * iod, 0.06 * iod
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [np.round(ring).astype(np.int32)], 255, cv2.LINE_AA)
+    if grow > 0:
+        k = max(1, int(round(grow)))
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    m = mask.astype(np.float32) / 255.0
+    return cv2.GaussianBlur(m, (0, 0), max(0.8, feather))
+
+
+def face_crop(frame: np.ndarray, points: np.ndarray, size: int) -> np.ndarray:
+    """A square crop around the face (1.4 × its landmark box), resized to `size`."""
+    x0, y0 = points[:, :2].min(axis=0)
+    x1, y1 = points[:, :2].max(axis=0)
+    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, 1.4 * max(x1 - x0, y1 - y0)
+    m = np.float32([[size / side, 0, size / 2 - cx * size / side],
+                    [0, size / side, size / 2 - cy * size / side]])
+    return cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+
+
+# Keypoints drawn for the pose video: face contour, brows, eyes, nose line, lips (a subset of
+# the mesh close to a 68-point layout), plus a neck and shoulders below the head.
+_POSE_LINES = (
+    (L.FACE_OVAL, (255, 255, 255)),
+    (L.EYE["Right"]["brow"][:5], (255, 120, 0)), (L.EYE["Left"]["brow"][:5], (255, 120, 0)),
+    ((*L.EYE["Right"]["upper"], *reversed(L.EYE["Right"]["lower"])), (0, 200, 255)),
+    ((*L.EYE["Left"]["upper"], *reversed(L.EYE["Left"]["lower"])), (0, 200, 255)),
+    ((168, 6, 197, 195, 5, 4, 1), (255, 255, 0)),
+    ((61, *L.LIP_OUTER_UPPER, 291, *reversed(L.LIP_OUTER_LOWER)), (255, 0, 120)),
+    ((78, *L.LIP_INNER_UPPER, 308, *reversed(L.LIP_INNER_LOWER)), (255, 0, 255)),
+)
+
+
+def pose_drawing(points: np.ndarray, frame_shape: tuple[int, int], out_shape: tuple[int, int]) -> np.ndarray:
+    """Head-and-shoulders keypoints on black, at the generated video's size."""
+    h, w = frame_shape
+    oh, ow = out_shape
+    sx, sy = ow / w, oh / h
+    p = points[:, :2] * np.array([sx, sy])
+    canvas = np.zeros((oh, ow, 3), np.uint8)
+    thick = max(1, int(round(oh / 256)))
+    for ids, colour in _POSE_LINES:
+        pts = np.round(p[list(ids)]).astype(np.int32)
+        closed = ids is L.FACE_OVAL or len(ids) > 12
+        cv2.polylines(canvas, [pts], closed, colour, thick, cv2.LINE_AA)
+    # Neck and shoulders, from the head's size and tilt.
+    chin, top = p[L.CHIN], p[10]
+    face_h = np.linalg.norm(chin - top)
+    down = (chin - top) / max(face_h, 1e-6)
+    across = np.array([-down[1], down[0]])
+    neck = chin + 0.45 * face_h * down
+    left, right = neck + 1.3 * face_h * across + 0.3 * face_h * down, neck - 1.3 * face_h * across + 0.3 * face_h * down
+    for a, b, colour in ((chin, neck, (0, 255, 0)), (neck, left, (255, 80, 80)), (neck, right, (80, 80, 255))):
+        cv2.line(canvas, tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int)), colour,
+                 2 * thick, cv2.LINE_AA)
+    return canvas
+
+
+def diffusion_prompt(scene_text: str, emotion) -> str:
+    """The scene description plus each segment's emotion, as one prompt."""
+    parts = []
+    text = " ".join(line for line in (scene_text or "").splitlines()
+                    if not line.lower().startswith("portrait:"))
+    if text.strip():
+        parts.append(text.strip())
+    if emotion is not None and emotion.segments:
+        moods = "; ".join(f"{s.segment.start:.1f}-{s.segment.end:.1f} s {s.label}"
+                          f"{'' if s.intensity >= 0.5 else ' (subtle)'}" for s in emotion.segments)
+        parts.append(f"Emotion over time: {moods}.")
+    parts.append("A photorealistic talking-head video of the person in the reference photo, "
+                 "speaking to the camera, natural lip movement, steady background.")
+    return " ".join(parts)

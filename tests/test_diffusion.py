@@ -1,0 +1,151 @@
+"""The diffusion renderer on CPU with a tiny random WanAnimatePipeline saved to disk and loaded
+through the product's own loading code (`pytest -k diffusion` selects these)."""
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+pytest.importorskip("diffusers")
+
+from pipelines.errors import DiffusionUnavailableError, MissingWeightsError, RenderInterrupted  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_wan(tmp_path_factory):
+    from tiny_wan import build_tiny_wan_animate
+
+    return build_tiny_wan_animate(tmp_path_factory.mktemp("tiny-wan"))
+
+
+def _settings(tiny_wan, **diffusion):
+    from pipelines.settings import PipelineSettings
+
+    d = dict(model=str(tiny_wan), device="cpu", dtype="fp32", steps=2, segment_frames=9,
+             prev_segment_frames=1, max_side=32)
+    d.update(diffusion)
+    return PipelineSettings().with_overrides({
+        "render": {"renderer": "diffusion", "size": 64}, "face": {"framing": "crop"},
+        "diffusion": d})
+
+
+@pytest.fixture(scope="module")
+def analysed_for_diffusion(tiny_wan, closed_mouth_portrait_path, speech_path, speech_script):
+    from pipelines.pipeline import SynchroRaMaPipeline
+    from pipelines.project import Project
+
+    settings = _settings(tiny_wan)
+    project = Project.new(closed_mouth_portrait_path, speech_path, script=speech_script, seed=2,
+                          settings=settings)
+    pipe = SynchroRaMaPipeline.from_settings(settings)
+    return pipe, pipe(project).project
+
+
+def test_diffusion_renders_an_mp4_with_audio_and_the_a2m_mouth(analysed_for_diffusion, tmp_path):
+    import imageio_ffmpeg
+
+    from pipelines.export.video import probe_durations
+    from pipelines.face import frame_image, load_portrait
+    from pipelines.render import landmarks as L
+
+    pipe, project = analysed_for_diffusion
+    stages = []
+    out = pipe(project, tmp_path / "clip.mp4", callback=lambda s, f: stages.append((s, f)))
+    d = probe_durations(out.video_path)
+    assert abs(d["video"] - 7.1) <= 0.05 and abs(d["audio"] - 7.1) <= 0.05
+    render_progress = [f for s, f in stages if s == "render"]
+    assert len(render_progress) > 20 and render_progress == sorted(render_progress)
+
+    gen = imageio_ffmpeg.read_frames(str(out.video_path))
+    meta = next(gen)
+    w, h = meta["size"]
+    frames = [np.frombuffer(b, np.uint8).reshape(h, w, 3).astype(float) for b in gen]
+    assert len(frames) == project.motion.num_frames
+    # The mouth comes from the A2M (CPU) frame; elsewhere the pixels are the model's own.
+    renderer = pipe.renderer
+    image, _ = load_portrait(project.portrait.path)
+    prepared = renderer.prepare(frame_image(image, project.face.framing), project.face)
+    i = int(np.argmax(project.motion.column("jawOpen")))
+    cpu = renderer.cpu.render_frame(prepared, project.motion.blendshapes[i],
+                                    project.motion.head_pose[i]).astype(float)
+    pts = prepared.rig.frame(project.motion.blendshapes[i], project.motion.head_pose[i]).points
+    lips = pts[list(L.INNER_LIP_RING)].mean(axis=0).astype(int)
+    mouth = (slice(lips[1] - 2, lips[1] + 3), slice(lips[0] - 2, lips[0] + 3))
+    assert np.abs(frames[i][mouth] - cpu[mouth]).mean() < 12  # only video compression
+    forehead = pts[10].astype(int)
+    top = (slice(max(forehead[1] - 4, 0), forehead[1] + 4), slice(forehead[0] - 6, forehead[0] + 6))
+    assert np.abs(frames[i][top] - cpu[top]).mean() > 12  # a random model draws something else
+
+
+def test_diffusion_cancel_leaves_no_file(analysed_for_diffusion, tmp_path):
+    pipe, project = analysed_for_diffusion
+    stop = threading.Event()
+
+    def cancel_midway(stage, fraction):
+        if stage == "render" and fraction > 0.3:
+            stop.set()
+
+    with pytest.raises(RenderInterrupted):
+        pipe(project, tmp_path / "clip.mp4", callback=cancel_midway, interrupt=stop)
+    assert not (tmp_path / "clip.mp4").exists() and not list(tmp_path.iterdir())
+
+
+def test_diffusion_refusals_are_one_readable_message(tiny_wan, tmp_path, monkeypatch):
+    import torch
+
+    from pipelines.render.diffusion import DiffusionRenderer, estimate_gpu_bytes
+    from pipelines.settings import DiffusionSettings, RenderSettings
+
+    def check(**kw):
+        DiffusionRenderer(RenderSettings(), DiffusionSettings(**kw)).check()
+
+    if not torch.cuda.is_available():
+        with pytest.raises(DiffusionUnavailableError, match="NVIDIA GPU"):
+            check(model=str(tiny_wan), device="cuda")
+    with pytest.raises(MissingWeightsError, match="hf download someone/not-here"):
+        check(model="someone/not-here", device="cpu")
+    with pytest.raises(MissingWeightsError, match="no model_index.json"):
+        check(model=str(tmp_path), device="cpu")
+    import sys
+    import types
+
+    old_diffusers = types.ModuleType("diffusers")
+    old_diffusers.__version__ = "0.30.0"  # before Wan2.2-Animate
+    monkeypatch.setitem(sys.modules, "diffusers", old_diffusers)
+    with pytest.raises(DiffusionUnavailableError, match="diffusers 0.30.0 has no WanAnimatePipeline"):
+        check(model=str(tiny_wan), device="cpu")
+    monkeypatch.undo()
+    # Memory: the estimate follows the offload mode, and too little free memory is refused.
+    full = estimate_gpu_bytes(str(tiny_wan), DiffusionSettings(offload="none"))
+    grouped = estimate_gpu_bytes(str(tiny_wan), DiffusionSettings(offload="group"))
+    assert full > 0 and grouped > 0
+    r = DiffusionRenderer(RenderSettings(), DiffusionSettings(model=str(tiny_wan)))
+    with pytest.raises(DiffusionUnavailableError, match="GB of GPU memory"):
+        r._check_memory(str(tiny_wan), torch.device("cuda"), free_total=(1024, 4096))
+
+
+def test_diffusion_without_a_gpu_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    r = subprocess.run([sys.executable, str(ROOT / "launch.py"), "render", "--portrait",
+                        str(ROOT / "assets" / "portrait_hopper.jpg"), "--audio",
+                        str(ROOT / "assets" / "speech.wav"), "--renderer", "diffusion", "--out",
+                        str(tmp_path / "clip.mp4")], capture_output=True, text=True, cwd=ROOT,
+                       timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("error: The diffusion renderer needs an NVIDIA GPU")
+    assert "Traceback" not in r.stderr and not (tmp_path / "clip.mp4").exists()
+
+
+def test_diffusion_presets_load():
+    from pipelines.settings import load_preset
+
+    for name, offload in (("gpu-24gb", "group"), ("gpu-80gb", "none")):
+        s = load_preset(name)
+        assert s.render.renderer == "diffusion" and s.diffusion.offload == offload

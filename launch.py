@@ -403,9 +403,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="also open a public Gradio share link (off by default)")
     p.add_argument("--data-dir", default=None,
                    help="library and session folder (default ~/.local/share/synchrorama-studio)")
-    argv = sys.argv[1:] if argv is None else argv
-    if not [a for a in argv if not a.startswith("-")]:
-        argv = [*argv, "studio"]  # no command: start the studio
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = set(sub.choices)
+    if not commands & set(argv) and not {"-h", "--help"} & set(argv):
+        # No command: start the studio (its options may follow, e.g. `launch.py --port 8000`).
+        debug = [a for a in argv if a == "--debug"]
+        argv = [*debug, "studio", *[a for a in argv if a != "--debug"]]
     args = parser.parse_args(argv)
     command = args.command
     handler = {"render": cmd_render, "analyze": cmd_analyze, "demo": cmd_demo, "bench": cmd_bench, "check": cmd_check,

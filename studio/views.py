@@ -89,8 +89,9 @@ def timeline_figure(project: Project):
         a, b = seg.segment.start, seg.segment.end
         ax.axvspan(a, b, color=CATEGORY_COLOURS.get(seg.label, "#ddd"), alpha=0.25 + 0.35 * seg.intensity,
                    lw=0)
-        ax.text((a + b) / 2, 0.97, seg.label + (" (edited)" if seg.source == "override" else ""),
-                ha="center", va="top", fontsize=8)
+        # Category names along the bottom (Gradio's plot label covers the top-left corner).
+        ax.text((a + b) / 2, -0.97, seg.label + (" (edited)" if seg.source == "override" else ""),
+                ha="center", va="bottom", fontsize=8)
         xs += [a, b]
         val += [seg.valence] * 2
         aro += [seg.arousal] * 2
@@ -103,9 +104,9 @@ def timeline_figure(project: Project):
         ax.plot(xs, dval, color="#7b3294", lw=1, ls="--", label="valence (detected)")
         ax.plot(xs, daro, color="#008837", lw=1, ls="--", label="arousal (detected)")
     ax.axhline(0, color="#999", lw=0.5)
-    ax.set_ylim(-1.05, 1.15)
+    ax.set_ylim(-1.05, 1.05)
     ax.set_xlim(xs[0], xs[-1])
     ax.set_xlabel("time (s)")
-    ax.legend(loc="lower right", fontsize=7, ncol=2, frameon=False)
+    ax.legend(loc="upper right", fontsize=7, ncol=2, frameon=False)
     fig.tight_layout()
     return fig

@@ -169,3 +169,28 @@ def test_an_edited_scene_steers_the_next_render(tmp_path, speech_script):
     saved = Project.load(take.project_path)
     assert saved.scene.text == "She keeps her head completely still."
     assert float(np.std(saved.motion.head_pose[:, 1])) < 0.5
+
+
+def test_launch_py_without_a_command_starts_the_studio_on_localhost(tmp_path):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from conftest import ROOT
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port),
+                             "--data-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        deadline = time.time() + 90
+        line = ""
+        while time.time() < deadline and "running at" not in line:
+            line = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+            assert r.status == 200 and b"SynchroRaMa" in r.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

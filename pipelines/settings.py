@@ -44,6 +44,7 @@ class FaceSettings:
     warn_yaw_deg: float = 30.0  # a face turned further than this from the camera gets a warning
     max_yaw_deg: float = 50.0  # ... and further than this is refused (the 2-D rig cannot animate it)
     max_megapixels: float = 100.0  # larger images are refused (decompression-bomb guard)
+    glasses: str = "auto"  # "auto" (detected) | "yes" | "no": glasses keep the brows calmer
 
 
 @dataclass

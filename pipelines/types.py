@@ -239,6 +239,7 @@ class FaceAnalysis:
     box: tuple[float, float, float, float]  # face box in framed pixels
     num_faces: int = 1
     warnings: list[str] = field(default_factory=list)
+    glasses: bool = False  # frames in front of the eyes (the rig then keeps the brows calmer)
 
     @property
     def inter_ocular(self) -> float:

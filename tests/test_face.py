@@ -374,3 +374,36 @@ def test_compute_framing_near_edge_shifts_and_notes():
     x0, y0, x1, y1 = fr.crop
     assert (x0, y0) == (0.0, 0.0) and round(x1 - x0) == round(100 / FaceSettings().face_fraction)
     assert any("edge" in n for n in notes)
+
+
+def test_glasses_are_detected_and_keep_the_brows_calm(closed_mouth_portrait_path, portrait_path):
+    """Grace Hopper wears glasses, the astronaut does not. With glasses the rig moves the brows
+    less, so the frames in front of them do not bend."""
+    from conftest import weights
+    from pipelines.face import frame_image, load_portrait
+    from pipelines.render.cpu import CpuRenderer
+    from pipelines.render.rig import GLASSES_BROW_GAIN
+    from pipelines.settings import RenderSettings
+
+    with FaceAnalyzer(FaceSettings()) as fa:
+        hopper_img, hopper_ref = load_portrait(closed_mouth_portrait_path)
+        hopper = fa.analyze(hopper_img, hopper_ref, 256)
+        astro_img, astro_ref = load_portrait(portrait_path)
+        astro = fa.analyze(astro_img, astro_ref, 256)
+    assert hopper.glasses and not astro.glasses
+    assert "wearing glasses" in describe_face(hopper)["summary"]
+    assert any("Glasses detected" in w for w in hopper.warnings)
+    # The same brow raise moves the brow vertices far less on the bespectacled portrait.
+    renderer = CpuRenderer(RenderSettings(size=256))
+    framed = frame_image(hopper_img, hopper.framing)
+    with_glasses = renderer.prepare(framed, hopper).rig
+    without = renderer.prepare(framed, FaceAnalysis(**{**hopper.__dict__, "glasses": False})).rig
+    brow = [105, 334]
+    raise_ = weights(with_glasses.rest_expression, browInnerUp=1.0, browOuterUpLeft=1.0,
+                     browOuterUpRight=1.0)
+    d_glasses = np.abs(with_glasses.vertex_displacement(raise_)[brow]).max()
+    d_plain = np.abs(without.vertex_displacement(raise_)[brow]).max()
+    assert d_glasses == pytest.approx(GLASSES_BROW_GAIN * d_plain, rel=0.05)
+    # A user can say otherwise.
+    with FaceAnalyzer(FaceSettings(glasses="no")) as fa:
+        assert not fa.analyze(hopper_img, hopper_ref, 256).glasses

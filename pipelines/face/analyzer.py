@@ -32,7 +32,7 @@ from ..errors import FaceTooSmallError, ImageError, NoFaceError
 from ..native import quiet_native_stderr
 from ..settings import FaceSettings
 from ..types import FaceAnalysis, Framing, MediaRef
-from .describe import head_pose
+from .describe import detect_glasses, head_pose
 
 NUM_LANDMARKS = 478
 FACE_CENTER_Y = 0.48  # "crop" framing: face-box centre at this fraction of the crop height
@@ -163,9 +163,14 @@ class FaceAnalyzer:
             else:  # the re-fit failed or latched onto something else: keep the mapped mesh
                 final = mapped
 
+        choice = self.settings.glasses
+        glasses = detect_glasses(framed, final) if choice == "auto" else choice == "yes"
+        if glasses:
+            warnings.append("Glasses detected: eyebrow movement is kept small so the frames do "
+                            "not bend with it (set face.glasses to 'no' if there are none).")
         return FaceAnalysis(portrait=portrait, original_size=(width, height), framing=framing,
                             landmarks=final.astype(np.float64), box=_bbox(final),
-                            num_faces=num_faces, warnings=warnings)
+                            num_faces=num_faces, warnings=warnings, glasses=glasses)
 
     # ---------------------------------------------------------------- detection helpers
     def _find_faces(self, image: np.ndarray) -> list[_Candidate]:

@@ -78,12 +78,55 @@ def eye_openness(landmarks: np.ndarray) -> float:
     return float(np.mean(ratios))
 
 
+GLASSES_SCORE = 75.0  # see detect_glasses
+
+
+def glasses_score(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """How strongly the image shows glasses: horizontal edges where frames cross the face (the
+    lower rims below the eyes and the bridge over the nose), each relative to the edge strength
+    of plain cheek skin, multiplied. Measured on 12 photos: glasses 88–362, none 9–64."""
+    import cv2
+
+    from ..render import landmarks as L
+
+    g = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    p = landmarks[:, :2]
+    iod = float(np.linalg.norm(p[263] - p[33])) or 1.0
+    ex = (p[263] - p[33]) / iod
+    ey = np.array([-ex[1], ex[0]])  # down the face
+
+    def edge(pt) -> float:  # edge strength across the face's vertical direction
+        x, y = int(round(pt[0])), int(round(pt[1]))
+        if 0 <= y < g.shape[0] and 0 <= x < g.shape[1]:
+            return abs(float(gx[y, x] * ey[0] + gy[y, x] * ey[1]))
+        return 0.0
+
+    def strongest(start, length: float) -> float:
+        return max(edge(start + ey * length * t) for t in np.linspace(0.0, 1.0, 24))
+
+    below = [strongest(p[list(L.EYE[side]["lower"])].mean(0) + ex * dx * iod + ey * 0.06 * iod,
+                       0.45 * iod)
+             for side in ("Left", "Right") for dx in (-0.12, 0.0, 0.12)]
+    bridge = strongest(p[168] - ey * 0.1 * iod, 0.35 * iod)
+    skin = np.mean([np.median([edge(c + ex * dx * iod + ey * dy * iod)
+                               for dx in np.linspace(-0.1, 0.1, 5) for dy in np.linspace(0.05, 0.2, 5)])
+                    for c in (p[50], p[280])]) + 1.0
+    return float(np.median(below) / skin * bridge / skin)
+
+
+def detect_glasses(image: np.ndarray, landmarks: np.ndarray) -> bool:
+    return glasses_score(image, landmarks) >= GLASSES_SCORE
+
+
 def describe_face(analysis: FaceAnalysis) -> dict[str, Any]:
     """A short, JSON-ready description of the portrait for the scene prompt.
 
     Keys: framing, face_fraction (face-box width / frame width), face_center (x, y as 0..1 of the
     frame), yaw/pitch/roll (degrees, see `head_pose`), facing (words), mouth_open (bool),
-    mouth_openness, smile (0..1), expression (words), eyes_open (bool), num_faces, summary.
+    mouth_openness, smile (0..1), expression (words), eyes_open (bool), glasses (bool),
+    num_faces, summary.
     """
     lm = analysis.landmarks
     frame_w, frame_h = analysis.framing.width, analysis.framing.height
@@ -110,6 +153,7 @@ def describe_face(analysis: FaceAnalysis) -> dict[str, Any]:
         shot = ("close-up of the face" if frac > 0.55 else
                 "head-and-shoulders shot" if frac > 0.3 else "wider shot with the person small in frame")
     summary = (f"A {shot}; the person faces {facing}, {expression}, {mouth_words}"
+               f"{', wearing glasses' if analysis.glasses else ''}"
                f"{'' if eyes_open else ', eyes closed'}.")
     return {
         "framing": analysis.framing.mode,
@@ -124,6 +168,7 @@ def describe_face(analysis: FaceAnalysis) -> dict[str, Any]:
         "smile": round(smile, 2),
         "expression": expression,
         "eyes_open": bool(eyes_open),
+        "glasses": bool(analysis.glasses),
         "num_faces": int(analysis.num_faces),
         "summary": summary,
     }

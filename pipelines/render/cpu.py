@@ -12,7 +12,7 @@ from ..native import quiet_native_stderr
 from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
 from .mouth import MouthInterior, close_mouth_plate, photo_mouth_open
-from .rig import FaceRig
+from .rig import GLASSES_BROW_GAIN, FaceRig
 
 
 @dataclass
@@ -55,7 +55,8 @@ class CpuRenderer:
     def prepare(self, framed: np.ndarray, face: FaceAnalysis) -> PreparedPortrait:
         h, w = framed.shape[:2]
         rig = FaceRig(face.landmarks, (w, h), self.matte(framed),
-                      rest_expression=rest_expression(face.landmarks))
+                      rest_expression=rest_expression(face.landmarks),
+                      brow_gain=GLASSES_BROW_GAIN if face.glasses else 1.0)
         plate = close_mouth_plate(framed, face.landmarks, rig.iod)
         mouth = MouthInterior(plate, face.landmarks, rig.iod, teeth=self.settings.teeth,
                               seam=photo_mouth_open(face.landmarks, rig.iod))

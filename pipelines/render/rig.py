@@ -30,6 +30,9 @@ from . import landmarks as L
 # Jaw drop of the lower lip at jawOpen = 1, in inter-ocular distances.
 JAW_DROP = 0.30
 TEETH_LINE = np.array([78, *L.LIP_INNER_UPPER, 308])
+BROW_CHANNELS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDownLeft",
+                 "browDownRight")
+GLASSES_BROW_GAIN = 0.3
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -51,8 +54,14 @@ class RigFrame:
 
 class FaceRig:
     def __init__(self, landmarks: np.ndarray, image_size: tuple[int, int], matte: np.ndarray,
-                 rest_expression: np.ndarray | None = None, field_scale: float = 0.5):
+                 rest_expression: np.ndarray | None = None, field_scale: float = 0.5,
+                 brow_gain: float = 1.0):
         self.width, self.height = image_size
+        # Per-channel gain: glasses in front of the brows cannot bend, so a bespectacled
+        # portrait moves its brows less (the warp would drag the frames along).
+        self.channel_gain = np.ones(len(BLENDSHAPE_INDEX), np.float32)
+        for name in BROW_CHANNELS:
+            self.channel_gain[BLENDSHAPE_INDEX[name]] = brow_gain
         self.landmarks = landmarks.astype(np.float64)
         self.n_face = len(landmarks)
         # Weights the photo already shows (e.g. its smile): deformation is relative to them.
@@ -380,7 +389,7 @@ class FaceRig:
     def vertex_displacement(self, weights: np.ndarray) -> np.ndarray:
         """Expression displacement of the 478 face vertices (pixels) for 52 blendshape weights."""
         w = np.asarray(weights, dtype=np.float32)
-        d = np.tensordot(w - self.rest_expression, self._bases_px, axes=1)
+        d = np.tensordot((w - self.rest_expression) * self.channel_gain, self._bases_px, axes=1)
         jaw = w[BLENDSHAPE_INDEX["jawOpen"]]
         close = min(1.0, float(w[BLENDSHAPE_INDEX["mouthClose"]]))
         d += jaw * close * self._close_px

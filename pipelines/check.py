@@ -48,8 +48,27 @@ def _checks():
         m.close()
         return f"person covers {100 * frac:.0f}% of the sample"
 
+    def studio():
+        import gradio
+
+        return f"gradio {gradio.__version__}"
+
     return [("ffmpeg (H.264 + AAC)", ffmpeg), ("pocketsphinx en-us model", pocketsphinx),
-            ("MediaPipe face mesh", face_mesh), ("MediaPipe selfie segmentation", segmentation)]
+            ("MediaPipe face mesh", face_mesh), ("MediaPipe selfie segmentation", segmentation),
+            ("studio UI", studio)]
+
+
+def _optional():
+    """Optional parts: reported, never a failure."""
+    from .errors import StudioError
+    from .render.diffusion import DiffusionRenderer
+    from .settings import DiffusionSettings, RenderSettings
+
+    try:
+        DiffusionRenderer(RenderSettings(), DiffusionSettings()).check()
+        yield "diffusion renderer (GPU)", "ready"
+    except StudioError as e:
+        yield "diffusion renderer (GPU)", f"unavailable: {e.message}"
 
 
 def run_check() -> int:
@@ -61,4 +80,6 @@ def run_check() -> int:
         except Exception as e:  # report every failure, not just the first
             failed += 1
             print(f"FAIL  {name}: {type(e).__name__}: {e}")
+    for name, detail in _optional():
+        print(f"info  {name}: {detail}")
     return 1 if failed else 0

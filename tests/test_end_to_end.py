@@ -107,3 +107,11 @@ def test_emotion_override_changes_the_expression(tmp_path, portrait_path, speech
     assert sad.motion.column("browInnerUp").mean() > neutral.motion.column("browInnerUp").mean() + 0.2
     # Lip sync keeps working: the jaw still follows the same speech.
     assert np.corrcoef(sad.motion.column("jawOpen"), neutral.motion.column("jawOpen"))[0, 1] > 0.8
+
+
+def test_check_reports_every_part_and_the_optional_gpu_renderer():
+    r = run_cli("check", timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines if not line.startswith("info")] == ["ok"] * 5
+    assert any(line.startswith("info  diffusion renderer (GPU):") for line in lines)

@@ -5,7 +5,7 @@ portrait's identity.
 Per clip:
 1. the CPU renderer draws the A2M motion frames (the motion the audio and the scene asked for);
 2. from them: `face_video` (square face crops, the size the model's motion encoder wants) and
-   `pose_video` (a head-and-shoulders keypoint drawing on black, OpenPose-style colours);
+   `pose_video` (an OpenPose-style upper-body skeleton on black);
 3. the pipeline generates the clip in segments of `segment_frames`, each conditioned on the last
    `prev_segment_frames` of the one before (the pipeline's own chaining), with the portrait as
    reference image and the scene text plus each segment's emotion as prompt;
@@ -296,50 +296,58 @@ def blend_mask(points: np.ndarray, shape: tuple[int, int], iod: float, mode: str
 
 
 def face_crop(frame: np.ndarray, points: np.ndarray, size: int) -> np.ndarray:
-    """A square crop around the face (1.4 × its landmark box), resized to `size`."""
+    """A square crop around the face (1.3 × its landmark box, as Wan-Animate's preprocessing
+    crops), resized to `size`."""
     x0, y0 = points[:, :2].min(axis=0)
     x1, y1 = points[:, :2].max(axis=0)
-    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, 1.4 * max(x1 - x0, y1 - y0)
+    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, 1.3 * max(x1 - x0, y1 - y0)
     m = np.float32([[size / side, 0, size / 2 - cx * size / side],
                     [0, size / side, size / 2 - cy * size / side]])
     return cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
 
 
-# Keypoints drawn for the pose video: face contour, brows, eyes, nose line, lips (a subset of
-# the mesh close to a 68-point layout), plus a neck and shoulders below the head.
-_POSE_LINES = (
-    (L.FACE_OVAL, (255, 255, 255)),
-    (L.EYE["Right"]["brow"][:5], (255, 120, 0)), (L.EYE["Left"]["brow"][:5], (255, 120, 0)),
-    ((*L.EYE["Right"]["upper"], *reversed(L.EYE["Right"]["lower"])), (0, 200, 255)),
-    ((*L.EYE["Left"]["upper"], *reversed(L.EYE["Left"]["lower"])), (0, 200, 255)),
-    ((168, 6, 197, 195, 5, 4, 1), (255, 255, 0)),
-    ((61, *L.LIP_OUTER_UPPER, 291, *reversed(L.LIP_OUTER_LOWER)), (255, 0, 120)),
-    ((78, *L.LIP_INNER_UPPER, 308, *reversed(L.LIP_INNER_LOWER)), (255, 0, 255)),
-)
+# The pose video follows the OpenPose COCO-18 body convention that Wan-Animate's own
+# preprocessing draws (a skeleton on black; the face's motion comes from `face_video`): here
+# the upper body only: nose, neck, shoulders, eyes and ears, with the usual limb colours.
+_LIMBS = (  # (from, to, colour) in COCO-18 keypoint numbering
+    (1, 2, (255, 0, 0)), (1, 5, (255, 85, 0)), (1, 0, (0, 0, 255)), (0, 14, (85, 0, 255)),
+    (14, 16, (170, 0, 255)), (0, 15, (255, 0, 255)), (15, 17, (255, 0, 170)))
+_JOINT_COLOURS = {0: (255, 0, 0), 1: (255, 85, 0), 2: (255, 170, 0), 5: (85, 255, 0),
+                  14: (255, 0, 170), 15: (255, 0, 255), 16: (170, 0, 255), 17: (255, 0, 85)}
+
+
+def body_keypoints(points: np.ndarray) -> dict[int, np.ndarray]:
+    """COCO-18 upper-body keypoints from the face mesh: nose, eyes and ears from the mesh; neck
+    and shoulders placed from the head's size and tilt."""
+    p = points[:, :2]
+    chin, top = p[L.CHIN], p[10]
+    face_h = float(np.linalg.norm(chin - top)) or 1.0
+    down = (chin - top) / face_h
+    across = np.array([-down[1], down[0]])  # towards the image's left
+    neck = chin + 0.45 * face_h * down
+    return {0: p[L.NOSE_TIP], 1: neck,
+            2: neck + 1.1 * face_h * across + 0.25 * face_h * down,   # subject's right shoulder
+            5: neck - 1.1 * face_h * across + 0.25 * face_h * down,   # subject's left shoulder
+            14: p[list(L.EYE["Right"]["upper"] + L.EYE["Right"]["lower"])].mean(axis=0),
+            15: p[list(L.EYE["Left"]["upper"] + L.EYE["Left"]["lower"])].mean(axis=0),
+            16: p[234], 17: p[454]}
 
 
 def pose_drawing(points: np.ndarray, frame_shape: tuple[int, int], out_shape: tuple[int, int]) -> np.ndarray:
-    """Head-and-shoulders keypoints on black, at the generated video's size."""
+    """The upper-body skeleton on black, at the generated video's size."""
     h, w = frame_shape
     oh, ow = out_shape
-    sx, sy = ow / w, oh / h
-    p = points[:, :2] * np.array([sx, sy])
+    scale = np.array([ow / w, oh / h])
+    k = {i: v * scale for i, v in body_keypoints(points).items()}
     canvas = np.zeros((oh, ow, 3), np.uint8)
-    thick = max(1, int(round(oh / 256)))
-    for ids, colour in _POSE_LINES:
-        pts = np.round(p[list(ids)]).astype(np.int32)
-        closed = ids is L.FACE_OVAL or len(ids) > 12
-        cv2.polylines(canvas, [pts], closed, colour, thick, cv2.LINE_AA)
-    # Neck and shoulders, from the head's size and tilt.
-    chin, top = p[L.CHIN], p[10]
-    face_h = np.linalg.norm(chin - top)
-    down = (chin - top) / max(face_h, 1e-6)
-    across = np.array([-down[1], down[0]])
-    neck = chin + 0.45 * face_h * down
-    left, right = neck + 1.3 * face_h * across + 0.3 * face_h * down, neck - 1.3 * face_h * across + 0.3 * face_h * down
-    for a, b, colour in ((chin, neck, (0, 255, 0)), (neck, left, (255, 80, 80)), (neck, right, (80, 80, 255))):
-        cv2.line(canvas, tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int)), colour,
-                 2 * thick, cv2.LINE_AA)
+    width = max(2, int(round(4 * oh / 512)))
+    for a, b, colour in _LIMBS:
+        limb = np.zeros_like(canvas)
+        cv2.line(limb, tuple(np.round(k[a]).astype(int)), tuple(np.round(k[b]).astype(int)),
+                 colour, width, cv2.LINE_AA)
+        canvas = np.maximum(canvas, (limb * 0.6).astype(np.uint8))
+    for i, colour in _JOINT_COLOURS.items():
+        cv2.circle(canvas, tuple(np.round(k[i]).astype(int)), width, colour, -1, cv2.LINE_AA)
     return canvas
 
 

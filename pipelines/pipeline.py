@@ -59,21 +59,32 @@ class SynchroRaMaPipeline:
         self.settings = settings
 
     @classmethod
-    def from_settings(cls, settings: PipelineSettings | None = None) -> "SynchroRaMaPipeline":
+    def from_settings(cls, settings: PipelineSettings | None = None,
+                      shared: Callable[[str, Callable[[], object]], object] | None = None,
+                      ) -> "SynchroRaMaPipeline":
+        """The embedded pipeline for `settings`. `shared(key, make)` lets a long-running host
+        (the studio) keep one instance of each heavy component across pipelines; without it
+        every component is new (and still loads its model lazily)."""
         from .audio.features import SileroVoiceActivity
         from .face import FaceAnalyzer
         from .motion import AudioToMotion
-        from .render.cpu import CpuRenderer
+        from .render.cpu import CpuRenderer, PersonMatte
         from .scene import SceneDirector
         from .text import PocketsphinxAligner
 
         settings = settings or PipelineSettings()
-        return cls(face_analyzer=FaceAnalyzer(settings.face),
-                   aligner=PocketsphinxAligner(),
-                   voice_activity=SileroVoiceActivity(),
-                   emotion_analyzer=EmotionAnalyzer(settings.emotion),
+        get = shared or (lambda key, make: make())
+        cpu = CpuRenderer(settings.render, matte=get("matte", PersonMatte))
+        renderer = cpu if settings.render.renderer == "cpu" else get(
+            f"renderer:{settings.render}:{settings.diffusion}",
+            lambda: make_renderer(settings, cpu))  # one loaded diffusion model per configuration
+        return cls(face_analyzer=get(f"face:{settings.face}", lambda: FaceAnalyzer(settings.face)),
+                   aligner=get("aligner", PocketsphinxAligner),
+                   voice_activity=get("vad", SileroVoiceActivity),
+                   emotion_analyzer=get(f"emotion:{settings.emotion}",
+                                        lambda: EmotionAnalyzer(settings.emotion)),
                    motion_model=AudioToMotion(settings.motion),
-                   renderer=make_renderer(settings, CpuRenderer(settings.render)),
+                   renderer=renderer,
                    settings=settings,
                    scene_director=SceneDirector(settings.scene))
 

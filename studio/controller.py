@@ -94,36 +94,9 @@ class StudioController:
 
     def pipeline(self, settings: PipelineSettings):
         """A pipeline for `settings` whose heavy parts are shared across sessions."""
-        from pipelines.audio.features import SileroVoiceActivity
-        from pipelines.emotion import EmotionAnalyzer
-        from pipelines.face import FaceAnalyzer
-        from pipelines.motion import AudioToMotion
         from pipelines.pipeline import SynchroRaMaPipeline
-        from pipelines.render.cpu import CpuRenderer, PersonMatte
-        from pipelines.scene import SceneDirector
-        from pipelines.text import PocketsphinxAligner
 
-        face_key = f"face:{settings.face}"
-        emotion_key = f"emotion:{settings.emotion}"
-        return SynchroRaMaPipeline(
-            face_analyzer=self._get(face_key, lambda: FaceAnalyzer(settings.face)),
-            aligner=self._get("aligner", PocketsphinxAligner),
-            voice_activity=self._get("vad", SileroVoiceActivity),
-            emotion_analyzer=self._get(emotion_key, lambda: EmotionAnalyzer(settings.emotion)),
-            motion_model=AudioToMotion(settings.motion),
-            renderer=self._renderer(settings, CpuRenderer(settings.render,
-                                                          matte=self._get("matte", PersonMatte))),
-            settings=settings,
-            scene_director=SceneDirector(settings.scene))
-
-    def _renderer(self, settings: PipelineSettings, cpu):
-        from pipelines.pipeline import make_renderer
-
-        if settings.render.renderer != "diffusion":
-            return make_renderer(settings, cpu)
-        # The diffusion model is large: one renderer (one loaded model) per configuration.
-        key = f"diffusion:{settings.diffusion}:{settings.render}"
-        return self._get(key, lambda: make_renderer(settings, cpu))
+        return SynchroRaMaPipeline.from_settings(settings, shared=self._get)
 
     def diffusion_status(self) -> tuple[bool, str]:
         """Whether the diffusion renderer can run here, and if not, why (for the style panel)."""

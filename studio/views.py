@@ -72,9 +72,7 @@ def cue_rows(project: Project) -> list[list]:
 def timeline_figure(project: Project):
     """Segments as coloured bands labelled with their category; valence and arousal as lines
     (dashed: detected, where the user changed them)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # A bare Figure (no pyplot): no global backend state, safe from Gradio's worker threads.
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 2.8), dpi=100)

@@ -130,15 +130,22 @@ def test_user_errors_come_back_as_readable_messages(studio, tmp_path):
     assert "Analyze the speech first" in str(err.value)
 
 
-def test_cancel_stops_a_render_and_keeps_nothing(tmp_path, speech_script):
-    from pipelines.errors import RenderInterrupted
+def _analysed_session(tmp_path, script):
+    """A controller, and a session whose sample project is analysed (no UI, no server)."""
     from studio.controller import StudioController, Style
 
     c = StudioController(tmp_path)
     session = c.new_session()
     style = Style(size=256)
     c.analyze(session, str(ASSETS / "portrait_hopper.jpg"), str(ASSETS / "speech.wav"),
-              speech_script, style, lambda stage, frac: None)
+              script, style, lambda stage, frac: None)
+    return c, session, style
+
+
+def test_cancel_stops_a_render_and_keeps_nothing(tmp_path, speech_script):
+    from pipelines.errors import RenderInterrupted
+
+    c, session, style = _analysed_session(tmp_path, speech_script)
 
     def press_cancel_mid_render(stage, frac):
         if stage == "render" and frac > 0.2:
@@ -154,13 +161,7 @@ def test_cancel_stops_a_render_and_keeps_nothing(tmp_path, speech_script):
 
 
 def test_an_edited_scene_steers_the_next_render(tmp_path, speech_script):
-    from studio.controller import StudioController, Style
-
-    c = StudioController(tmp_path)
-    session = c.new_session()
-    style = Style(size=256)
-    c.analyze(session, str(ASSETS / "portrait_hopper.jpg"), str(ASSETS / "speech.wav"),
-              speech_script, style, lambda stage, frac: None)
+    c, session, style = _analysed_session(tmp_path, speech_script)
     project = c.set_scene_text(session, "She keeps her head completely still.")
     assert [q.kind for q in project.scene.cues] == ["keep_still"]
     take = c.render(session, style, lambda stage, frac: None)

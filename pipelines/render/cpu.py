@@ -64,7 +64,10 @@ class CpuRenderer:
 
     def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,
                      head_pose: np.ndarray) -> np.ndarray:
-        f = prepared.rig.frame(blendshapes, head_pose)
+        return self.draw(prepared, prepared.rig.frame(blendshapes, head_pose))
+
+    def draw(self, prepared: PreparedPortrait, f) -> np.ndarray:
+        """The frame for an already computed rig deformation (`FaceRig.frame`)."""
         out = cv2.remap(prepared.plate, f.map_x, f.map_y, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
         return prepared.mouth.composite(out, f.points, f.teeth_line)

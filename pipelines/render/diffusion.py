@@ -169,7 +169,7 @@ class DiffusionRenderer:
         for i in range(n):
             _check(job)
             rig_frame = prepared.rig.frame(motion.blendshapes[i], motion.head_pose[i])
-            frame = self.cpu.render_frame(prepared, motion.blendshapes[i], motion.head_pose[i])
+            frame = self.cpu.draw(prepared, rig_frame)
             motion_frames.append(frame)
             masks.append(blend_mask(rig_frame.points, (h, w), prepared.rig.iod, self.settings.face_blend))
             faces.append(Image.fromarray(face_crop(frame, rig_frame.points, face_px)))

@@ -90,8 +90,8 @@ def parse_scene_text(text: str, context: SceneContext) -> list[SceneCue]:
                 if times and min(t[0] for t in times) > found[0][0]:
                     words = words + times
                     span = _sentence_span(sentence, line_span, context, use_times=False)
-            n_parts = len({sum(b <= pos for b in breaks) for pos, *_ in found})
             parts = sorted({sum(b <= pos for b in breaks) for pos, *_ in found})
+            n_parts = len(parts)
             repeat = bool(re.search(REPEAT_WORDS, sentence, re.I))
             for pos, end, kind, strength in found:
                 anchor = _nearest(words, pos, end, found)
@@ -200,11 +200,9 @@ def _explicit_spans(sentence: str, duration: float) -> list[tuple]:
 
 
 def _explicit_span(sentence: str, duration: float) -> tuple[float, float] | None:
-    for pattern, form in SPAN_PATTERNS:
-        m = pattern.search(sentence)
-        if m and _span_of(m, form, duration) is not None:
-            return _span_of(m, form, duration)
-    return None
+    """The sentence's time expression (the first pattern that matches wins)."""
+    spans = _explicit_spans(sentence, duration)
+    return spans[0][2] if spans else None
 
 
 def _span_of(m: re.Match, form: str, duration: float) -> tuple[float, float] | None:

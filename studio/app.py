@@ -254,7 +254,8 @@ def build_ui(controller: StudioController) -> gr.Blocks:
             for w in project.warnings:
                 gr.Warning(w)
             tr = project.transcript
-            note = (f"**Analyzed:** {len(project.emotion.segments)} segments, {len(tr.words)} words "
+            n = len(project.emotion.segments)
+            note = (f"**Analyzed:** {n} segment{'' if n == 1 else 's'}, {len(tr.words)} words "
                     f"({'aligned to your script' if tr.source == 'aligned' else tr.source}).")
             return (sess, note, *view(project))
 

@@ -43,7 +43,7 @@ def test_analyze_edit_render_and_library_round_trip(studio, speech_script):
     url, data = studio
     client = _client(url)
     note, *_ = _analyze(client, script=speech_script)
-    assert "segments" in note and "aligned to your script" in note
+    assert "1 segment," in note and "aligned to your script" in note
 
     signals = client.predict(0, "happy", 0.9, 0.5, 0.4, api_name="/edit_segment")
     assert signals["data"][0][-1] == "happy 0.90 (edited)"

@@ -82,7 +82,7 @@ def test_upload_analyze_edit_render_and_watch(browser, studio_url, speech_script
     shoot(page, "1-inputs")
 
     page.locator("#analyze-btn").click()
-    page.locator("#analysis-note").get_by_text("segments").wait_for(timeout=120_000)
+    page.locator("#analysis-note").get_by_text("segment").wait_for(timeout=120_000)
     page.locator("#scene-text textarea").wait_for()
     assert "nods" in page.locator("#scene-text textarea").input_value()
     shoot(page, "2-analyzed")

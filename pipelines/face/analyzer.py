@@ -167,7 +167,7 @@ class FaceAnalyzer:
         glasses = detect_glasses(framed, final) if choice == "auto" else choice == "yes"
         if glasses:
             warnings.append("Glasses detected: eyebrow movement is kept small so the frames do "
-                            "not bend with it (set face.glasses to 'no' if there are none).")
+                            "not bend with it (a preset with face.glasses: no turns this off).")
         return FaceAnalysis(portrait=portrait, original_size=(width, height), framing=framing,
                             landmarks=final.astype(np.float64), box=_bbox(final),
                             num_faces=num_faces, warnings=warnings, glasses=glasses)

@@ -74,8 +74,8 @@ class DiffusionRenderer:
                              f"(got {s.steps} steps, {s.segment_frames} frames).")
         if s.max_side % 16:
             raise InputError(f"The diffusion size {s.max_side} must be a multiple of 16.")
+        self._resolve_device()  # first: on a machine without a GPU, no need to import diffusers
         _diffusers_with_wan_animate()
-        self._resolve_device()
         self._source()
 
     def _resolve_device(self):

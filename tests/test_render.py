@@ -179,3 +179,28 @@ def test_a_raised_upper_lip_uncovers_the_teeth(closed_mouth_prepared):
         mouthUpperUpRight=0.8, mouthLowerDownLeft=0.4, mouthLowerDownRight=0.4), STILL)
     assert _teeth_pixels(rest, mouth) == 0
     assert _teeth_pixels(smile, mouth) > 15
+
+
+def test_drawn_teeth_take_the_photos_colour_and_are_never_paper_white(prepared, framed_face,
+                                                                         closed_mouth_prepared):
+    from pipelines.render.mouth import sample_teeth_rgb
+
+    luma = np.array([0.299, 0.587, 0.114])
+    # The astronaut shows her own teeth: they are sampled, bright and warm.
+    framed, face = framed_face
+    own = sample_teeth_rgb(framed, face.landmarks, prepared[1].rig.iod)
+    assert own @ luma > 190 and own[0] > own[2]
+    # Hopper's lips are closed: her eye whites set the brightness instead (darkened by the
+    # glasses, so the skin floor takes over).
+    for renderer, prep, face in (prepared, closed_mouth_prepared[:3]):
+        teeth = prep.mouth.teeth_rgb
+        assert teeth[0] >= teeth[1] >= teeth[2]  # warm off-white, never blue or green
+        cheeks = face.landmarks[[50, 280, 101, 330], :2].astype(int)
+        skin = np.mean([prep.plate[y, x] for x, y in cheeks], axis=0)
+        assert teeth @ luma > min(1.1 * (skin @ luma), 205)  # stand out from skin and lips
+        # A flat white strip looks pasted on: even the brightest drawn tooth pixel is not white.
+        wide = renderer.render_frame(prep, weights(prep.rig.rest_expression, jawOpen=0.5), STILL)
+        mouth = _box(face, L.INNER_LIP_RING, pad=4)
+        px = wide[mouth].reshape(-1, 3).astype(int)
+        pale = px[np.ptp(px, axis=1) < 60]  # teeth, not lips or cavity
+        assert len(pale) and pale.min(axis=1).max() < 235

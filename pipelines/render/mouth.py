@@ -49,9 +49,37 @@ def close_mouth_plate(image: np.ndarray, landmarks: np.ndarray, iod: float) -> n
     return cv2.inpaint(image, (mask > 0).astype(np.uint8), max(3, 2 * grow), cv2.INPAINT_TELEA)
 
 
+def sample_teeth_rgb(image: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarray | None:
+    """The tooth colour the photo itself suggests: its own teeth where its lips are parted,
+    else its eye whites (same light and white balance; teeth sit a little darker in the mouth).
+    None when neither shows enough pixels."""
+    h, w = image.shape[:2]
+    if photo_mouth_open(landmarks, iod):
+        polygons, band, gain = [landmarks[list(L.INNER_LIP_RING), :2]], (70, 95), 1.0
+    else:
+        polygons = [landmarks[[*e["upper"], *reversed(e["lower"])], :2] for e in L.EYE.values()]
+        band, gain = (55, 90), 0.9  # above the iris and lids, below specular highlights
+    mask = np.zeros((h, w), np.uint8)
+    for poly in polygons:
+        cv2.fillPoly(mask, [_poly(poly)], 255, cv2.LINE_8, _SHIFT)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+    pixels = image[mask > 0].astype(np.float32)
+    if len(pixels) < 12:
+        return None
+    luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+    lo, hi = np.percentile(luma, band)
+    chosen = pixels[(luma >= lo) & (luma <= hi)]
+    return None if len(chosen) < 4 else chosen.mean(axis=0) * gain
+
+
+TEETH_HUE = np.array([1.0, 0.965, 0.9], np.float32)
+
+
 class MouthInterior:
     def __init__(self, image: np.ndarray, landmarks: np.ndarray, iod: float, teeth: bool = True,
                  seam: bool = True):
+        """`image` is the framed photo as taken (not the painted plate): its teeth or eye
+        whites give the colour of the drawn teeth."""
         self.iod = iod
         self.teeth = teeth
         # A painted plate has lost the photo's lip line, so closed lips get a drawn one.
@@ -62,12 +90,21 @@ class MouthInterior:
         samples = [image[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)] for x, y in cheeks]
         skin = np.mean(samples, axis=0).astype(np.float32)
         light = float(np.clip(skin.mean() / 150.0, 0.6, 1.15))
-        # Bright enough to contrast with pale lips and skin: an opening that blends into the
-        # face reads as closed lips to a viewer (and to lip-reading models).
-        self.teeth_rgb = np.array([244, 238, 224], np.float32) * light
+        self.teeth_rgb = self._teeth_rgb(sample_teeth_rgb(image, landmarks, iod), skin, light)
         self.cavity_rgb = np.array([78, 30, 34], np.float32) * light
         self.tongue_rgb = np.array([165, 78, 82], np.float32) * light
         self.light = light
+
+    @staticmethod
+    def _teeth_rgb(sampled: np.ndarray | None, skin: np.ndarray, light: float) -> np.ndarray:
+        """Teeth as bright as the photo suggests, in a warm off-white (a sample's hue is
+        unreliable: lips and iris bleed into it), kept brighter than the skin (an opening that
+        blends into the face reads as closed lips, to a viewer and to lip-reading models) but
+        never paper white (a flat white strip looks pasted on)."""
+        luma = np.array([0.299, 0.587, 0.114], np.float32)
+        target = 205.0 * light if sampled is None else float(sampled @ luma)
+        target = float(np.clip(target, min(1.12 * float(skin @ luma), 210.0), 228.0))
+        return TEETH_HUE * target / float(TEETH_HUE @ luma)
 
     def composite(self, frame: np.ndarray, points: np.ndarray,
                   teeth_line: np.ndarray | None = None) -> np.ndarray:
@@ -122,21 +159,30 @@ class MouthInterior:
         return frame
 
     def _seam(self, frame: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
-        """Closed lips meet in a soft, slightly darker line."""
+        """Closed lips meet in a soft, slightly darker line: a smooth curve through the lips'
+        midpoints that fades out towards the corners (a drawn polyline reads as a wire)."""
         mid = (upper + lower) / 2
-        pad = 3
-        x0, y0 = np.floor(mid.min(axis=0)).astype(int) - pad
-        x1, y1 = np.ceil(mid.max(axis=0)).astype(int) + pad
+        order = np.argsort(mid[:, 0])
+        xs = np.linspace(mid[order[0], 0], mid[order[-1], 0], 48)
+        ys = np.interp(xs, mid[order, 0], mid[order, 1])
+        ys = np.convolve(np.pad(ys, 3, mode="edge"), np.ones(7) / 7, mode="valid")
+        curve = np.stack([xs, ys], 1)
+        pad = 4
+        x0, y0 = np.floor(curve.min(axis=0)).astype(int) - pad
+        x1, y1 = np.ceil(curve.max(axis=0)).astype(int) + pad
         h, w = frame.shape[:2]
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 2 or y1 - y0 < 2:
             return frame
         m = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        pts = _poly(mid - np.array([x0, y0]))
-        cv2.polylines(m, [pts], False, 255, max(1, int(0.01 * self.iod)), cv2.LINE_AA, _SHIFT)
-        a = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), 0.7)[..., None] * 0.35
+        cv2.polylines(m, [_poly(curve - np.array([x0, y0]))], False, 255,
+                      max(1, int(0.01 * self.iod)), cv2.LINE_AA, _SHIFT)
+        a = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), 0.8)
+        span = max(xs[-1] - xs[0], 1.0)
+        across = np.abs(np.arange(x0, x1, dtype=np.float32) - (xs[0] + xs[-1]) / 2) / (span / 2)
+        a = a * np.clip((1 - across) / 0.3, 0, 1)[None, :] * 0.35
         roi = frame[y0:y1, x0:x1].astype(np.float32)
-        frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + roi * 0.45 * a, 0, 255).astype(np.uint8)
+        frame[y0:y1, x0:x1] = np.clip(roi * (1 - 0.55 * a[..., None]), 0, 255).astype(np.uint8)
         return frame
 
     def _teeth_row(self, img: np.ndarray, lip: np.ndarray, other_lip: np.ndarray, mouth_w: float,
@@ -176,15 +222,19 @@ class MouthInterior:
         m = np.zeros(img.shape[:2], np.uint8)
         cv2.fillPoly(m, [_poly(poly)], 255, cv2.LINE_AA, _SHIFT)
         a = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.008 * self.iod))
-        # Shading: darker towards the sides and the tips; faint gaps between teeth.
         yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]].astype(np.float32)
         side = np.clip(np.abs(xx - centre_x) / half, 0, 1)
         tooth_w = 0.1 * self.iod
-        gaps = 1 - 0.06 * np.exp(-(((xx - centre_x) / tooth_w - np.round((xx - centre_x) / tooth_w)) ** 2) / 0.02)
         base_row = np.interp(xx, xs, base_y)
         depth = np.clip(np.abs(yy - base_row) / max(height, 1.0), 0, 1)
-        # Gum-side shadow near the lip, a brighter middle, darker towards the tips and sides.
-        light = (1 - 0.35 * side ** 2) * (0.86 + 0.14 * np.sin(np.pi * (0.25 + 0.6 * depth))) * gaps
+        # Teeth part visibly only towards their tips (the small dark notches between the
+        # front teeth); full-height lines would read as a denture.
+        phase = (xx - centre_x) / tooth_w
+        front = np.clip(3.0 - np.abs(phase), 0, 1) * np.clip((depth - 0.55) / 0.35, 0, 1)
+        gaps = 1 - 0.2 * front * np.exp(-((phase - np.round(phase)) ** 2) / 0.005)
+        # Shadow of the lip over the roots, a brighter middle, slightly darker tips; darker
+        # towards the sides as the teeth curve back into the mouth.
+        light = (1 - 0.35 * side ** 2) * (0.86 + 0.14 * np.sin(np.pi * np.clip(0.1 + 0.8 * depth, 0, 1))) * gaps
         teeth = self.teeth_rgb[None, None, :] * light[..., None]
         return img * (1 - a[..., None]) + teeth * a[..., None]
 

@@ -181,26 +181,21 @@ def test_a_raised_upper_lip_uncovers_the_teeth(closed_mouth_prepared):
     assert _teeth_pixels(smile, mouth) > 15
 
 
-def test_drawn_teeth_take_the_photos_colour_and_are_never_paper_white(prepared, framed_face,
-                                                                         closed_mouth_prepared):
-    from pipelines.render.mouth import sample_teeth_rgb
+def test_the_drawn_lip_seam_is_a_smooth_curve_that_fades_at_the_corners():
+    from pipelines.render.mouth import MouthInterior
 
-    luma = np.array([0.299, 0.587, 0.114])
-    # The astronaut shows her own teeth: they are sampled, bright and warm.
-    framed, face = framed_face
-    own = sample_teeth_rgb(framed, face.landmarks, prepared[1].rig.iod)
-    assert own @ luma > 190 and own[0] > own[2]
-    # Hopper's lips are closed: her eye whites set the brightness instead (darkened by the
-    # glasses, so the skin floor takes over).
-    for renderer, prep, face in (prepared, closed_mouth_prepared[:3]):
-        teeth = prep.mouth.teeth_rgb
-        assert teeth[0] >= teeth[1] >= teeth[2]  # warm off-white, never blue or green
-        cheeks = face.landmarks[[50, 280, 101, 330], :2].astype(int)
-        skin = np.mean([prep.plate[y, x] for x, y in cheeks], axis=0)
-        assert teeth @ luma > min(1.1 * (skin @ luma), 205)  # stand out from skin and lips
-        # A flat white strip looks pasted on: even the brightest drawn tooth pixel is not white.
-        wide = renderer.render_frame(prep, weights(prep.rig.rest_expression, jawOpen=0.5), STILL)
-        mouth = _box(face, L.INNER_LIP_RING, pad=4)
-        px = wide[mouth].reshape(-1, 3).astype(int)
-        pale = px[np.ptp(px, axis=1) < 60]  # teeth, not lips or cavity
-        assert len(pale) and pale.min(axis=1).max() < 235
+    img = np.full((120, 200, 3), 180, np.uint8)
+    lm = np.zeros((478, 3))
+    lm[:, :2] = [100, 60]
+    mouth = MouthInterior(img, lm, iod=100.0)
+    # A closed mouth whose lip midpoints zig-zag by a pixel, as landmarks do.
+    xs = np.linspace(60, 140, 11)
+    ys = 60 + 8 * ((xs - 100) / 40) ** 2 + np.where(np.arange(11) % 2, 1.0, -1.0)
+    lips = np.stack([xs, ys], 1)
+    out = mouth._seam(img.copy(), lips, lips).astype(float)
+    dark = 180 - out.mean(axis=2)
+    columns = np.arange(64, 137)
+    rows = np.array([np.argmax(dark[:, x]) for x in columns])
+    assert dark[:, 100].max() > 15  # the lips visibly meet in the middle
+    assert dark[:, 61].max() < 0.25 * dark[:, 100].max()  # and the line fades at the corners
+    assert np.abs(np.diff(rows)).max() <= 1  # no zig-zag, no kinks

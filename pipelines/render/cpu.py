@@ -58,7 +58,7 @@ class CpuRenderer:
                       rest_expression=rest_expression(face.landmarks),
                       brow_gain=GLASSES_BROW_GAIN if face.glasses else 1.0)
         plate = close_mouth_plate(framed, face.landmarks, rig.iod)
-        mouth = MouthInterior(framed, face.landmarks, rig.iod, teeth=self.settings.teeth,
+        mouth = MouthInterior(plate, face.landmarks, rig.iod, teeth=self.settings.teeth,
                               seam=photo_mouth_open(face.landmarks, rig.iod))
         return PreparedPortrait(plate=plate, rig=rig, mouth=mouth)
 

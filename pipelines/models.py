@@ -11,9 +11,25 @@ from .errors import InputError, MissingWeightsError
 
 def looks_like_path(model: str) -> bool:
     """A folder, not a hub id ("org/name" or "name")."""
-    if model.startswith((".", "/", "~")) or Path(os.path.expanduser(model)).exists():
+    if model.startswith((".", "/", "~", "\\")) or "\\" in model or model[1:2] == ":":
         return True
-    return len(model.split("/")) > 2
+    return Path(os.path.expanduser(model)).exists() or model.count("/") > 1
+
+
+def short_reason(exc: BaseException) -> str:
+    """The first line of an exception's message, trimmed: no traceback reaches the user."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def load_failure(model: str, what: str, reason: str, expected: str) -> MissingWeightsError:
+    """A model that is on disk but cannot be used (wrong kind, broken files): one message.
+    `expected` says what a usable folder holds."""
+    where = os.path.abspath(os.path.expanduser(model)) if looks_like_path(model) else model
+    return MissingWeightsError(f"{what} '{where}' could not be loaded: {reason}",
+                               f"Pass a folder written by save_pretrained() that holds {expected}.")
 
 
 def resolve_model_source(model: str, what: str, marker: str = "config.json") -> str:
@@ -26,6 +42,10 @@ def resolve_model_source(model: str, what: str, marker: str = "config.json") -> 
                                   "Pass a local model folder or a Hugging Face model id.")
     if looks_like_path(model):
         path = Path(os.path.expanduser(model)).resolve()
+        if not path.is_dir():
+            raise MissingWeightsError(f"{what} folder '{path}' does not exist.",
+                                      "Check the path, or pass the model id of a model in your "
+                                      "Hugging Face cache.")
         if not (path / marker).is_file():
             raise MissingWeightsError(
                 f"{what} folder '{path}' has no {marker}.",
@@ -42,7 +62,7 @@ def resolve_model_source(model: str, what: str, marker: str = "config.json") -> 
         raise MissingWeightsError(
             f"{what} '{model}' is not on this computer (looked in {constants.HF_HUB_CACHE}).",
             f"Download it once with `hf download {model}` (or pass a local folder); nothing is "
-            f"downloaded while rendering.") from None
+            f"downloaded while the studio works.") from None
 
 
 def resolve_device(device: str, what: str):

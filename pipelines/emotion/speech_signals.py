@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InputError, MissingWeightsError
+from ..models import load_failure, resolve_model_source, short_reason
 from ..types import EMOTIONS, Prosody, Segment, SignalEstimate, Speech
 from .categories import CATEGORY_VA
 
@@ -460,18 +460,6 @@ def map_label(label: str) -> str | None:
     return LABEL_TABLE.get(key) or LABEL_TABLE.get(key.replace("_", " "))
 
 
-def _looks_like_path(model: str) -> bool:
-    """A local path rather than a hub id ("org/name" or "name")."""
-    return (model.startswith(("/", "~", ".", "\\")) or "\\" in model or model.count("/") > 1
-            or (len(model) > 1 and model[1] == ":") or os.path.exists(os.path.expanduser(model)))
-
-
-def _short_reason(exc: BaseException) -> str:
-    text = str(exc).strip()
-    text = text.splitlines()[0] if text else type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
 def _segment_audio(speech: Speech, segment: Segment, target_sr: int) -> np.ndarray:
     """The segment of `speech.analysis`, zero-padded (centred) to at least 0.5 s and at most 30 s
     (centre kept), resampled to `target_sr` when the model wants another rate."""
@@ -520,31 +508,15 @@ class _TransformersAudioBackend:
                 f"{example}`) so that it is in the Hugging Face cache.")
 
     def _missing(self, reason: str) -> MissingWeightsError:
-        if _looks_like_path(self.model_id):
-            path = os.path.abspath(os.path.expanduser(self.model_id))
-            return MissingWeightsError(f"The {self.kind} '{path}' could not be loaded: {reason}",
-                                       self._how_to(None))
-        if "connect" in reason or "cache" in reason or "offline" in reason.lower():
-            reason = "it is not in the Hugging Face cache (nothing is downloaded at run time)."
-        return MissingWeightsError(f"The {self.kind} '{self.model_id}' is not available offline: "
-                                   f"{reason}", self._how_to(self.model_id))
-
-    def _source(self) -> str:
-        if not _looks_like_path(self.model_id):
-            return self.model_id
-        path = os.path.abspath(os.path.expanduser(self.model_id))
-        if not os.path.isdir(path):
-            raise self._missing("the folder does not exist.")
-        if not os.path.isfile(os.path.join(path, "config.json")):
-            raise self._missing("the folder has no config.json.")
-        return path
+        return load_failure(self.model_id, f"The {self.kind}", reason,
+                            "config.json, the weights and preprocessor_config.json")
 
     def load(self):
         """Loads the model and its feature extractor once (thread-safe)."""
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    source = self._source()
+                    source = resolve_model_source(self.model_id, f"The {self.kind}")
                     from ..models import resolve_device
 
                     self.device = str(resolve_device(self.device, self.kind))
@@ -562,7 +534,7 @@ class _TransformersAudioBackend:
                     except MissingWeightsError:
                         raise
                     except Exception as exc:  # noqa: BLE001 - every loading failure: one message
-                        raise self._missing(_short_reason(exc)) from None
+                        raise self._missing(short_reason(exc)) from None
                     self._extractor = extractor
                     self._model = model
         return self

@@ -20,13 +20,13 @@ Shared tables (used by both backends, documented where defined):
 from __future__ import annotations
 
 import math
-import os
 import re
 import string
 import threading
 from typing import Optional
 
 from ..errors import InputError, MissingWeightsError
+from ..models import load_failure, resolve_model_source, short_reason
 from ..types import EMOTIONS, SignalEstimate
 from .categories import CATEGORY_VA
 
@@ -317,12 +317,6 @@ class VaderTextSentiment:
 # Transformers (optional, heavy)
 # --------------------------------------------------------------------------------------------
 
-def _looks_like_path(model: str) -> bool:
-    """A local path rather than a hub id ("org/name" or "name")."""
-    return (model.startswith(("/", "~", ".", "\\")) or "\\" in model or model.count("/") > 1
-            or (len(model) > 1 and model[1] == ":") or os.path.exists(os.path.expanduser(model)))
-
-
 class TransformersTextSentiment:
     """Text emotion/sentiment from a Hugging Face sequence-classification model.
 
@@ -354,17 +348,9 @@ class TransformersTextSentiment:
     # ---- loading --------------------------------------------------------------------------------
 
     def _missing(self, reason: str) -> MissingWeightsError:
-        if _looks_like_path(self.model_id):
-            path = os.path.abspath(os.path.expanduser(self.model_id))
-            return MissingWeightsError(
-                f"Text emotion model '{path}' could not be loaded: {reason}",
-                "Pass a folder written by save_pretrained() that holds config.json, the model "
-                "weights and the tokenizer files of a text-classification model.")
-        return MissingWeightsError(
-            f"Text emotion model '{self.model_id}' is not available offline: {reason}",
-            f"Download it once on a connected machine with `hf download "
-            f"{self.model_id}` (it goes to the Hugging Face cache), or pass a local folder "
-            f"that holds the model.")
+        return load_failure(self.model_id, "Text emotion model", reason,
+                            "config.json, the weights and the tokenizer files of a "
+                            "text-classification model")
 
     def load(self) -> "TransformersTextSentiment":
         """Loads tokenizer and model (once). Raises MissingWeightsError with one clear message."""
@@ -376,18 +362,7 @@ class TransformersTextSentiment:
         return self
 
     def _load(self) -> None:
-        source = self.model_id
-        if _looks_like_path(source):
-            source = os.path.abspath(os.path.expanduser(source))
-            if not os.path.isdir(source):
-                raise self._missing("the folder does not exist.")
-            if not os.path.isfile(os.path.join(source, "config.json")):
-                raise self._missing("the folder has no config.json.")
-        else:
-            cache_dir = _cached_hub_config(source)
-            if cache_dir is not None:
-                raise self._missing(f"it is not in the Hugging Face cache ({cache_dir}); "
-                                    "nothing is downloaded at run time.")
+        source = resolve_model_source(self.model_id, "Text emotion model")
         try:
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -403,7 +378,7 @@ class TransformersTextSentiment:
         except MissingWeightsError:
             raise
         except Exception as exc:  # noqa: BLE001 - every loading failure becomes one message
-            raise self._missing(_short_reason(exc)) from None
+            raise self._missing(short_reason(exc)) from None
         missing_head = [k for k in (info or {}).get("missing_keys", [])
                         if "classifier" in k or "score" in k or "head" in k]
         if missing_head:
@@ -469,26 +444,6 @@ class TransformersTextSentiment:
             valence=_clip(_expected(probs, EMOTION_VALENCE)),
             arousal=_clip(_expected(probs, EMOTION_AROUSAL)),
             confidence=_clip(confidence, 0.0, 1.0), details=details)
-
-
-def _cached_hub_config(model_id: str) -> Optional[str]:
-    """None when `model_id`'s config.json is in the local Hugging Face cache, else the cache
-    folder that was searched (for the message). Only looks at the disk."""
-    try:
-        from huggingface_hub import constants, try_to_load_from_cache
-
-        found = try_to_load_from_cache(model_id, "config.json")
-    except Exception:  # noqa: BLE001 - invalid id etc.: let from_pretrained report it
-        return None
-    return None if isinstance(found, str) else str(constants.HF_HUB_CACHE)
-
-
-def _short_reason(exc: BaseException) -> str:
-    """First line of an exception message, trimmed (no traceback reaches the user)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if len(text) > 200:
-        text = text[:197] + "..."
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 # --------------------------------------------------------------------------------------------

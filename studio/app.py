@@ -87,8 +87,11 @@ def build_ui(controller: StudioController) -> gr.Blocks:
                 with gr.Column(scale=2):
                     with gr.Tab("Signals"):
                         signals = gr.Dataframe(
-                            headers=["segment", "text sentiment", "voice emotion", "voice V/A",
-                                     "fused"], interactive=False, wrap=True, max_height=300,
+                            headers=["segment", "text", "voice", "voice V/A", "fused"],
+                            # Fixed shares of the column: at laptop width the table fits
+                            # instead of scrolling sideways (the cells wrap).
+                            column_widths=["19%", "22%", "22%", "18%", "19%"],
+                            interactive=False, wrap=True, max_height=300,
                             label="What each signal said (and its confidence)")
                     with gr.Tab("Transcript"):
                         transcript = gr.Dataframe(headers=["word", "start (s)", "end (s)"],

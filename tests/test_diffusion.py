@@ -20,14 +20,9 @@ def tiny_wan(tmp_path_factory):
 
 
 def _settings(tiny_wan, **diffusion):
-    from pipelines.settings import PipelineSettings
+    from tiny_wan import tiny_wan_settings
 
-    d = dict(model=str(tiny_wan), device="cpu", dtype="fp32", steps=2, segment_frames=9,
-             prev_segment_frames=1, max_side=32)
-    d.update(diffusion)
-    return PipelineSettings().with_overrides({
-        "render": {"renderer": "diffusion", "size": 64}, "face": {"framing": "crop"},
-        "diffusion": d})
+    return tiny_wan_settings(tiny_wan, **diffusion)
 
 
 @pytest.fixture(scope="module")
@@ -43,24 +38,13 @@ def analysed_for_diffusion(tiny_wan, closed_mouth_portrait_path, speech_path, sp
 
 
 def test_diffusion_renders_an_mp4_with_audio_and_the_a2m_mouth(analysed_for_diffusion, tmp_path):
-    import imageio_ffmpeg
+    from tiny_wan import render_and_check_mp4
 
-    from pipelines.export.video import probe_durations
     from pipelines.face import frame_image, load_portrait
     from pipelines.render import landmarks as L
 
     pipe, project = analysed_for_diffusion
-    stages = []
-    out = pipe(project, tmp_path / "clip.mp4", callback=lambda s, f: stages.append((s, f)))
-    d = probe_durations(out.video_path)
-    assert abs(d["video"] - 7.1) <= 0.05 and abs(d["audio"] - 7.1) <= 0.05
-    render_progress = [f for s, f in stages if s == "render"]
-    assert len(render_progress) > 20 and render_progress == sorted(render_progress)
-
-    gen = imageio_ffmpeg.read_frames(str(out.video_path))
-    meta = next(gen)
-    w, h = meta["size"]
-    frames = [np.frombuffer(b, np.uint8).reshape(h, w, 3).astype(float) for b in gen]
+    frames = render_and_check_mp4(pipe, project, tmp_path / "clip.mp4")
     assert len(frames) == project.motion.num_frames
     # The mouth comes from the A2M (CPU) frame; elsewhere the pixels are the model's own.
     renderer = pipe.renderer
@@ -149,3 +133,40 @@ def test_diffusion_presets_load():
     for name, offload in (("gpu-24gb", "group"), ("gpu-80gb", "none")):
         s = load_preset(name)
         assert s.render.renderer == "diffusion" and s.diffusion.offload == offload
+
+
+def test_diffusion_memory_estimate_fits_the_presets_to_their_gpus(tmp_path):
+    """The real Wan2.2-Animate-14B folder's tensors, as safetensors headers only (the estimate
+    reads no weights): the transformer ships in fp32, the rest in bf16. Measured on an H100 with
+    random weights of these shapes (scripts/gpu/wan_real_size_probe.py): 54 GB peak without
+    offload at 1280x720; with group offload 4.3 GB for the streamed transformer, 2.1 GB for the
+    streamed text encoder, beside the image encoder and VAE."""
+    import json
+    import struct
+
+    from pipelines.render.diffusion import GIB, estimate_gpu_bytes
+    from pipelines.settings import load_preset
+
+    for part, params, dtype, size in (("transformer", 17_270_000_000, "F32", 4),
+                                      ("text_encoder", 5_680_000_000, "BF16", 2),
+                                      ("image_encoder", 630_000_000, "BF16", 2),
+                                      ("vae", 127_000_000, "F32", 4)):
+        (tmp_path / part).mkdir()
+        header = json.dumps({"w": {"dtype": dtype, "shape": [params],
+                                   "data_offsets": [0, params * size]}}).encode()
+        (tmp_path / part / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    full = estimate_gpu_bytes(str(tmp_path), load_preset("gpu-80gb").diffusion) / GIB
+    small = estimate_gpu_bytes(str(tmp_path), load_preset("gpu-24gb").diffusion) / GIB
+    assert 54 < full < 75  # fits the 80 GB card it is written for (79 GiB usable)
+    assert 6 < small < 22  # fits 24 GB, and refuses a 6 GB card
+
+
+def test_diffusion_generates_at_wans_area_budget_in_the_videos_aspect():
+    from pipelines.render.diffusion import generation_size
+
+    assert generation_size(1920, 1080, 1280) == (1280, 720)
+    assert generation_size(1080, 1920, 1280) == (720, 1280)
+    assert generation_size(512, 512, 1280) == (960, 960)  # not 1280x1280: 2.6x slower per step
+    assert generation_size(512, 512, 832) == (624, 624)
+    w, h = generation_size(1000, 1234, 832)
+    assert w % 16 == 0 and h % 16 == 0 and abs(w / h - 1000 / 1234) < 0.03

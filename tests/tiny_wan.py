@@ -46,3 +46,36 @@ def build_tiny_wan_animate(folder: Path) -> Path:
                               image_encoder=image_encoder, transformer=transformer)
     pipe.save_pretrained(folder)
     return Path(folder)
+
+
+def tiny_wan_settings(folder: Path, **diffusion):
+    """Pipeline settings that render with the tiny model: 64 px, 2 steps, 9-frame segments
+    (CPU and fp32 unless `diffusion` says otherwise)."""
+    from pipelines.settings import PipelineSettings
+
+    d = dict(model=str(folder), device="cpu", dtype="fp32", steps=2, segment_frames=9,
+             prev_segment_frames=1, max_side=32)
+    d.update(diffusion)
+    return PipelineSettings().with_overrides({
+        "render": {"renderer": "diffusion", "size": 64}, "face": {"framing": "crop"},
+        "diffusion": d})
+
+
+def render_and_check_mp4(pipe, project, path):
+    """Renders `project` to `path` and checks what every such MP4 must be: video and audio as
+    long as the 7.1 s sample, render progress reported often and in order. Returns the
+    decoded frames (float RGB)."""
+    import imageio_ffmpeg
+    import numpy as np
+
+    from pipelines.export.video import probe_durations
+
+    stages = []
+    out = pipe(project, path, callback=lambda s, f: stages.append((s, f)))
+    d = probe_durations(out.video_path)
+    assert abs(d["video"] - 7.1) <= 0.05 and abs(d["audio"] - 7.1) <= 0.05
+    render_progress = [f for s, f in stages if s == "render"]
+    assert len(render_progress) > 20 and render_progress == sorted(render_progress)
+    gen = imageio_ffmpeg.read_frames(str(out.video_path))
+    w, h = next(gen)["size"]
+    return [np.frombuffer(b, np.uint8).reshape(h, w, 3).astype(float) for b in gen]

@@ -115,7 +115,7 @@ class DiffusionSettings:
     guidance: float = 1.0
     segment_frames: int = 77  # frames per generated segment (4n + 1)
     prev_segment_frames: int = 1  # frames of the previous segment that condition the next (1 or 5)
-    max_side: int = 832  # the generated video's longer side (multiple of 16)
+    max_side: int = 832  # longer side at most, area at most a 16:9 frame of it (multiple of 16)
     face_blend: str = "mouth"  # "mouth" | "face" | "off": paste the A2M frame's region back
     negative_prompt: str = ("blurry, distorted face, deformed mouth, extra teeth, flicker, "
                             "low quality, watermark, text")

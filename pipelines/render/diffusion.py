@@ -17,6 +17,8 @@ too old, there is no CUDA device, the weights are not on disk, or the GPU lacks 
 """
 from __future__ import annotations
 
+import json
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,10 +138,17 @@ class DiffusionRenderer:
             elif mode == "sequential" and device.type == "cuda":
                 pipe.enable_sequential_cpu_offload(device=device)
             elif mode == "group" and device.type == "cuda":
+                from diffusers.hooks import apply_group_offloading
+
+                # The transformer and the text encoder (UMT5-XXL, ~11 GB) stream from system
+                # RAM layer by layer, as diffusers' Wan docs do; the small image encoder and the
+                # VAE stay on the GPU.
                 pipe.transformer.enable_group_offload(onload_device=device,
                                                       offload_device=torch.device("cpu"),
                                                       offload_type="leaf_level", use_stream=True)
-                for name in ("text_encoder", "image_encoder", "vae"):
+                apply_group_offloading(pipe.text_encoder, onload_device=device,
+                                       offload_type="leaf_level", use_stream=True)
+                for name in ("image_encoder", "vae"):
                     getattr(pipe, name).to(device)
             else:
                 pipe.to(device)
@@ -252,27 +261,61 @@ def _diffusers_with_wan_animate():
 
 
 def generation_size(w: int, h: int, max_side: int) -> tuple[int, int]:
-    """The generated video's size: the output's aspect, longer side `max_side`, multiples of 16."""
-    scale = max_side / max(w, h)
+    """The generated video's size: the output's aspect, multiples of 16, the longer side at most
+    `max_side` and the area at most that of a 16:9 frame with that side (Wan's 480p/720p
+    budgets). A square portrait at max_side 1280 is 960x960, not 1280x1280: measured on an H100,
+    a 1280x1280 step takes 32.7 s and 61 GB against 12.8 s and 54 GB at 1280x720."""
+    scale = min(max_side / max(w, h), (max_side * max_side * 9 / 16 / (w * h)) ** 0.5)
     return (max(16, int(round(w * scale / 16)) * 16), max(16, int(round(h * scale / 16)) * 16))
 
 
-def estimate_gpu_bytes(source: str, settings: DiffusionSettings) -> int:
-    """Rough GPU memory the offload mode keeps resident: weights (in the chosen dtype) plus
-    working memory for activations and the VAE."""
-    per_component: dict[str, int] = {}
+DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
+
+
+def _parameter_counts(source: str) -> dict[str, int]:
+    """Parameters per component folder, read from the safetensors headers (the files' own byte
+    size says nothing: Wan2.2-Animate-14B-Diffusers ships its transformer in fp32, the text and
+    image encoders in bf16)."""
+    counts: dict[str, int] = {}
     for f in Path(source).rglob("*"):
-        if f.suffix in (".safetensors", ".bin") and f.is_file():
-            per_component[f.relative_to(source).parts[0]] = (
-                per_component.get(f.relative_to(source).parts[0], 0) + f.stat().st_size)
-    scale = 2.0 if settings.dtype == "fp32" else 1.0  # weights ship in 16-bit
-    weights = {k: v * scale for k, v in per_component.items()}
-    working = (2 if settings.vae_tiling else 6) * GIB * (settings.max_side / 1280) ** 2 + GIB
+        if not f.is_file() or f.suffix not in (".safetensors", ".bin"):
+            continue
+        part = f.relative_to(source).parts[0]
+        if f.suffix == ".safetensors":
+            with open(f, "rb") as fh:
+                header = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
+            n = sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
+        else:  # pickled weights: assume 16-bit
+            n = f.stat().st_size // 2
+        counts[part] = counts.get(part, 0) + n
+    return counts
+
+
+def estimate_gpu_bytes(source: str, settings: DiffusionSettings) -> int:
+    """GPU memory the offload mode needs at its peak: the weights it keeps resident (in the
+    chosen dtype) plus working memory. Working memory was measured on an H100 with the real
+    Wan2.2-Animate-14B shapes (scripts/gpu/wan_real_size_probe.py, 77-frame segments, bf16):
+    denoising about 0.128 MiB per token (4.1 GiB at 832x480, 9.4 at 1280x720, 16.8 at
+    1280x1280), a VAE decode 10.1 GiB at 1280x720 untiled, under 2 GiB tiled; the frame is the
+    largest generation_size allows (a 16:9 area at max_side)."""
+    size = DTYPE_BYTES[settings.dtype]
+    weights = {k: n * size for k, n in _parameter_counts(source).items()}
+    area = settings.max_side ** 2 * 9 / 16  # generation_size's largest frame
+    tokens = area / 256 * ((settings.segment_frames - 1) // 4 + 2)
+    denoise = 0.128 * 2 ** 20 * tokens * (size / 2)
+    pixels = area * settings.segment_frames
+    vae = (0.75 * GIB if settings.vae_tiling else 0.0) + pixels * (
+        (2 * GIB / (1280 * 720 * 77)) if settings.vae_tiling else (10.1 * GIB / (1280 * 720 * 77))
+    ) * (size / 2)
+    working = max(denoise, vae) + 1.5 * GIB  # + CUDA context and allocator slack
     if settings.offload == "none":
         return int(sum(weights.values()) + working)
     if settings.offload == "model":
         return int(max(weights.values(), default=0) + working)
-    return int(2 * GIB + working)  # sequential / group: a few layers at a time
+    if settings.offload == "group":  # load() keeps the image encoder and the VAE on the GPU
+        rest = sum(v for k, v in weights.items() if k not in ("transformer", "text_encoder"))
+        return int(rest + GIB + working)
+    return int(GIB + working)  # sequential: a few layers at a time
 
 
 def blend_mask(points: np.ndarray, shape: tuple[int, int], iod: float, mode: str) -> np.ndarray | None:

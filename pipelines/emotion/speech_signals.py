@@ -492,7 +492,7 @@ class _TransformersAudioBackend:
 
     def __init__(self, model: str, device: str = "cpu") -> None:
         if not model or not str(model).strip():
-            raise MissingWeightsError(f"No {self.kind} given.", self._how_to(None))
+            resolve_model_source("", self.kind.capitalize())  # raises: no model was given
         self.model_id = str(model).strip()
         self.device = device or "cpu"
         self.name = f"{self.backend_prefix}:{self.model_id}"
@@ -500,15 +500,8 @@ class _TransformersAudioBackend:
         self._extractor = None
         self._lock = threading.Lock()
 
-    def _how_to(self, model: str | None) -> str:
-        example = model or "<model id>"
-        return ("Pass a local folder written by save_pretrained() (config.json, the weights and "
-                "preprocessor_config.json), or download the model once on a connected machine "
-                f"with `hf download {example}` (older huggingface_hub: `huggingface-cli download "
-                f"{example}`) so that it is in the Hugging Face cache.")
-
     def _missing(self, reason: str) -> MissingWeightsError:
-        return load_failure(self.model_id, f"The {self.kind}", reason,
+        return load_failure(self.model_id, self.kind.capitalize(), reason,
                             "config.json, the weights and preprocessor_config.json")
 
     def load(self):
@@ -516,7 +509,7 @@ class _TransformersAudioBackend:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    source = resolve_model_source(self.model_id, f"The {self.kind}")
+                    source = resolve_model_source(self.model_id, self.kind.capitalize())
                     from ..models import resolve_device
 
                     self.device = str(resolve_device(self.device, self.kind))

@@ -174,13 +174,15 @@ class DiffusionRenderer:
         gen_w, gen_h = generation_size(w, h, self.settings.max_side)
         face_px = int(pipe.transformer.config.motion_encoder_size)
         # 1–2. A2M motion frames, and from them the face crops and the pose drawing.
-        motion_frames, masks, faces, poses = [], [], [], []
+        # Only the rig points are kept for the blend masks: a full-frame float mask per frame
+        # would hold ~0.8 GB for 30 s at 512 px before the model even starts.
+        motion_frames, points, faces, poses = [], [], [], []
         for i in range(n):
             _check(job)
             rig_frame = prepared.rig.frame(motion.blendshapes[i], motion.head_pose[i])
             frame = self.cpu.draw(prepared, rig_frame)
             motion_frames.append(frame)
-            masks.append(blend_mask(rig_frame.points, (h, w), prepared.rig.iod, self.settings.face_blend))
+            points.append(rig_frame.points)
             faces.append(Image.fromarray(face_crop(frame, rig_frame.points, face_px)))
             poses.append(Image.fromarray(pose_drawing(rig_frame.points, (h, w), (gen_h, gen_w))))
             if job.progress and i % 10 == 0:
@@ -217,7 +219,7 @@ class DiffusionRenderer:
         for i in range(n):
             frame = np.clip(video[i] * 255.0 + 0.5, 0, 255).astype(np.uint8)
             frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_CUBIC)
-            m = masks[i]
+            m = blend_mask(points[i], (h, w), prepared.rig.iod, s.face_blend)
             if m is not None:
                 frame = (frame * (1 - m[..., None]) + motion_frames[i] * m[..., None] + 0.5).astype(np.uint8)
             if job.progress and i % 10 == 0:
@@ -304,9 +306,8 @@ def estimate_gpu_bytes(source: str, settings: DiffusionSettings) -> int:
     tokens = area / 256 * ((settings.segment_frames - 1) // 4 + 2)
     denoise = 0.128 * 2 ** 20 * tokens * (size / 2)
     pixels = area * settings.segment_frames
-    vae = (0.75 * GIB if settings.vae_tiling else 0.0) + pixels * (
-        (2 * GIB / (1280 * 720 * 77)) if settings.vae_tiling else (10.1 * GIB / (1280 * 720 * 77))
-    ) * (size / 2)
+    per_pixel = (2.0 if settings.vae_tiling else 10.1) * GIB / (1280 * 720 * 77)
+    vae = (0.75 * GIB if settings.vae_tiling else 0.0) + pixels * per_pixel * (size / 2)
     working = max(denoise, vae) + 1.5 * GIB  # + CUDA context and allocator slack
     if settings.offload == "none":
         return int(sum(weights.values()) + working)

@@ -413,6 +413,26 @@ def test_each_emotion_drives_its_action_units(speech_case, label, channel):
     assert np.median(half.column(channel)) < np.median(m.column(channel))
 
 
+@pytest.mark.parametrize("label", ["sad", "angry"])
+def test_lip_closing_expressions_give_way_to_speech(speech_case, label):
+    """A sad or angry face presses its lips and raises its chin in pauses, but still opens
+    its mouth for every word: the jaw moves as it does in a neutral take."""
+    tr, pros, dur = speech_case
+    m = run(tr, pros, dur, emotion=EmotionTrack([SegmentEmotion(Segment(0, dur), label, 1.0)]))
+    neutral = run(tr, pros, dur)
+    t = np.arange(m.num_frames) / FPS
+    pause, speech = t > dur - 0.2, (t > 1.0) & (t < dur - 1.0)
+    chin = m.column("mouthShrugLower")
+    assert chin[pause].min() > 0.3
+    assert chin[speech].mean() < 0.25 * chin[pause].min()
+    np.testing.assert_allclose(m.column("jawOpen")[speech].mean(),
+                               neutral.column("jawOpen")[speech].mean(), rtol=0.15)
+    if label == "sad":  # the corners stay down a little while talking, fully in pauses
+        frown = m.column("mouthFrownLeft")
+        assert frown[pause].min() > 0.9 and 0.15 < frown[speech].mean() < 0.6
+    _assert_bilabials_closed(m, tr)
+
+
 def test_contempt_is_one_sided(speech_case):
     tr, pros, dur = speech_case
     m = run(tr, pros, dur,

@@ -133,6 +133,32 @@ def test_a_smiling_photo_can_lose_its_smile(prepared):
     assert np.abs(as_photo - face.landmarks[:, :2])[list(range(33, 34)) + [1, 152]].max() < 0.5
 
 
+def test_a_frown_bends_the_mouth_without_pinching_the_opening(prepared):
+    """Corners pulled down (AU15) bend the whole lip line: the lips neither cross nor part at
+    the corners, and a talking mouth opens as wide in the middle as without the frown."""
+    _, prep, _ = prepared
+    rig, rest = prep.rig, prep.rig.rest_expression
+    up, lo = [78, *L.LIP_INNER_UPPER, 308], [78, *L.LIP_INNER_LOWER, 308]
+
+    def lips(**kw):
+        pts = rig.frame(weights(rest, mouthSmileLeft=0, mouthSmileRight=0, **kw), STILL).points
+        height = lambda ids: (pts[ids] - rig.mouth_center) @ rig.ey / rig.iod
+        return height(lo) - height(up), height(up), height([61, 291]) - height([13])
+
+    open_gap, _, open_corners = lips(jawOpen=0.3)
+    frown_gap, upper, frown_corners = lips(jawOpen=0.3, mouthFrownLeft=1.0, mouthFrownRight=1.0)
+    assert frown_corners.min() > open_corners.max() + 0.1  # both corners well down
+    assert frown_gap.min() > -1e-3  # no crossing anywhere along the mouth
+    mid = len(up) // 2
+    assert frown_gap[mid] > 0.9 * open_gap[mid]
+    # Along the lip line the gap stays a lens: no point opens wider than the middle.
+    assert frown_gap.max() <= frown_gap[mid] + 1e-3
+    # The upper lip bends down steadily from its middle to each corner, without the middle
+    # left standing as a bump (an "M" that drew a staple-shaped opening).
+    assert np.all(np.diff(upper[mid:]) > -1e-3) and np.all(np.diff(upper[: mid + 1]) < 1e-3)
+    assert upper[mid - 1] + upper[mid + 1] - 2 * upper[mid] < 0.07
+
+
 # ----------------------------------------------------------- a closed-mouth portrait
 
 def test_a_closed_mouth_photo_keeps_its_own_lip_line(closed_mouth_prepared):

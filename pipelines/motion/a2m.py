@@ -18,10 +18,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..settings import MotionSettings
-from ..types import EmotionTrack, MotionTrack, Prosody, SceneDescription, Transcript
+from ..types import BLENDSHAPE_INDEX, EmotionTrack, MotionTrack, Prosody, SceneDescription, Transcript
 from .blinks import blink_curves, blink_times, eye_shapes, gaze_path
 from .cues import apply_cues
-from .expressions import expression_overlay
+from .expressions import expression_overlay, while_talking
 from .features import ProsodyFeatures
 from .head import PITCH, YAW, head_motion
 from .visemes import apply_closure, mouth_from_energy, mouth_from_phones, normalise_label
@@ -80,7 +80,9 @@ class AudioToMotion:
         gaze[:, 0] += s.gaze_stabilisation * pose[:, YAW] / 30.0
         gaze[:, 1] += s.gaze_stabilisation * pose[:, PITCH] / 30.0
 
-        shapes = mouth.shapes * expr.articulation[:, None] + expr.shapes + cues.shapes + eye_shapes(n, blink, gaze)
+        mouth_shapes = mouth.shapes * expr.articulation[:, None]
+        expr_shapes = while_talking(expr, mouth_shapes[:, BLENDSHAPE_INDEX["jawOpen"]], fps)
+        shapes = mouth_shapes + expr_shapes + cues.shapes + eye_shapes(n, blink, gaze)
         shapes = np.clip(shapes, 0.0, 1.0)
         # 6. Bilabial closure wins.
         apply_closure(shapes, mouth.closure)

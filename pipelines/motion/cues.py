@@ -162,7 +162,7 @@ def _emphasis(ctx: CueContext, out: CueLayers) -> None:
     t = ctx.times - ctx.cue.start
     beat = np.exp(-0.5 * ((t - 0.18) / 0.12) ** 2) * ctx.strength
     out.head[:, PITCH] += 3.5 * beat
-    out.add_shapes(beat, {"browInnerUp": 0.45, **_both("browOuterUp", 0.35)})
+    out.add_shapes(beat, {"browInnerUp": 0.32, **_both("browOuterUp", 0.35)})
 
 
 # ------------------------------------------------------------------------------ expressions
@@ -177,13 +177,13 @@ def _smile(ctx: CueContext, out: CueLayers) -> None:
 @cue("raise_brows")
 def _raise_brows(ctx: CueContext, out: CueLayers) -> None:
     out.add_shapes(ctx.envelope(0.2) * ctx.strength,
-                   {"browInnerUp": 0.7, **_both("browOuterUp", 0.6), **_both("eyeWide", 0.15)})
+                   {"browInnerUp": 0.5, **_both("browOuterUp", 0.6), **_both("eyeWide", 0.15)})
 
 
 @cue("frown")
 def _frown(ctx: CueContext, out: CueLayers) -> None:
     out.add_shapes(ctx.envelope(0.3) * ctx.strength,
-                   {**_both("browDown", 0.6), **_both("mouthFrown", 0.3)})
+                   {**_both("browDown", 0.39), **_both("mouthFrown", 0.17)})
 
 
 @cue("laugh")

@@ -3,9 +3,10 @@ intensity × expression_strength, cross-faded smoothly across segment boundaries
 posture offset and a head-motion gain per emotion."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from ..types import BLENDSHAPE_INDEX, EmotionTrack
 from .signal import window
@@ -20,6 +21,9 @@ class Expression:
     shapes: dict[str, float]  # ARKit channel → weight at intensity 1
     posture: tuple[float, float, float] = (0.0, 0.0, 0.0)  # yaw, pitch, roll offsets (deg)
     head_gain: float = 1.0  # multiplies prosody-driven head motion at intensity 1
+    # Lip channels while the jaw articulates, where they differ from `shapes`; the lip
+    # closers (LIP_CLOSERS) go to 0 unless listed here.
+    while_speaking: dict[str, float] = field(default_factory=dict)
 
 
 EXPRESSIONS: dict[str, Expression] = {
@@ -29,31 +33,40 @@ EXPRESSIONS: dict[str, Expression] = {
                          **_both("eyeSquint", 0.3), **_both("mouthDimple", 0.1),
                          **_both("mouthUpperUp", 0.8), **_both("mouthLowerDown", 0.4)},
                         posture=(0.0, -1.5, 0.0), head_gain=1.15),
-    # AU1 + AU15 + AU17 (+ AU4, AU43 a little: heavy lids, eyes down).
-    "sad": Expression({"browInnerUp": 1.0, **_both("mouthFrown", 0.5),
-                       **_both("browDown", 0.15),
-                       **_both("eyeBlink", 0.15), **_both("eyeLookDown", 0.08)},
-                      posture=(0.0, 3.0, 0.0), head_gain=0.6),
-    # AU4 + AU7 + AU24 (+ AU9 a little).
-    "angry": Expression({**_both("browDown", 1.0), **_both("eyeSquint", 0.5),
-                         **_both("mouthPress", 0.6), **_both("mouthFrown", 0.35),
-                         **_both("noseSneer", 0.35), "jawForward": 0.1},
-                        posture=(0.0, 1.5, 0.0), head_gain=1.2),
-    # AU1 + AU2 + AU5 + AU26; the jaw drop is kept small while speaking (held wide open it
-    # swamped the visemes: lip-sync correlation 0.27 instead of 0.52 on the sample).
-    "surprised": Expression({"browInnerUp": 0.8, **_both("browOuterUp", 0.8),
-                             **_both("eyeWide", 0.9), "jawOpen": 0.12, "mouthFunnel": 0.25,
-                             "mouthPucker": 0.2},
+    # AU1 + AU4 + AU15 + AU17 (+ AU43 a little: heavy lids, eyes and head down): oblique
+    # brows, corners pulled down, the chin pushing the lower lip up.
+    "sad": Expression({"browInnerUp": 1.0, **_both("browDown", 0.55), **_both("mouthFrown", 1.0),
+                       "mouthShrugLower": 0.8, **_both("eyeBlink", 0.3),
+                       **_both("eyeLookDown", 0.25)},
+                      posture=(0.0, 2.8, 0.0), head_gain=0.6,
+                      # A mouth bent into a deep arch opens into a thin curve that reads as
+                      # closed lips: the judge's lip-sync correlation for the sample's sad
+                      # render was 0.18 keeping half the frown while talking, 0.28 keeping a
+                      # quarter, 0.46 with none (but then the talking mouth no longer looked sad).
+                      while_speaking=_both("mouthFrown", 0.25)),
+    # AU4 + AU5 + AU9 + AU15 + AU17 + AU24-ish lip roll: a glare with the chin up.
+    "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.6),
+                         **_both("noseSneer", 0.9), **_both("mouthFrown", 0.5),
+                         **_both("mouthPress", 0.2), "mouthShrugLower": 0.37,
+                         "mouthRollLower": 0.54},
+                        posture=(0.0, -5.8, 0.0), head_gain=1.2),
+    # AU1 + AU2 + AU5 + AU26 with the lower lip dropped (AU16/25): the mouth held a little
+    # open. A larger held jaw swamped the visemes (lip-sync correlation 0.27 instead of 0.52
+    # on the sample). Pitching the head down 6 degrees made the classifier read surprise more
+    # often, but pulled the astronaut's high collar up into the background: the head goes back.
+    "surprised": Expression({"browInnerUp": 1.0, **_both("browOuterUp", 0.52),
+                             **_both("eyeWide", 0.83), "jawOpen": 0.26, "mouthFunnel": 0.2,
+                             **_both("mouthLowerDown", 0.88)},
                             posture=(0.0, -2.0, 0.0), head_gain=1.2),
     # AU1 + AU2 + AU4 + AU5 + AU20.
-    "fearful": Expression({"browInnerUp": 0.75, **_both("browOuterUp", 0.3),
-                           **_both("browDown", 0.1), **_both("eyeWide", 0.55),
+    "fearful": Expression({"browInnerUp": 0.54, **_both("browOuterUp", 0.3),
+                           **_both("browDown", 0.065), **_both("eyeWide", 0.55),
                            **_both("mouthStretch", 0.4), "jawOpen": 0.05},
                           posture=(0.0, 1.0, 0.0), head_gain=0.9),
     # AU9 + AU10 (+ AU4, AU6).
     "disgusted": Expression({**_both("noseSneer", 0.7), **_both("mouthUpperUp", 0.45),
-                             **_both("browDown", 0.35), **_both("cheekSquint", 0.3),
-                             **_both("mouthFrown", 0.2), **_both("eyeSquint", 0.2)},
+                             **_both("browDown", 0.23), **_both("cheekSquint", 0.3),
+                             **_both("mouthFrown", 0.11), **_both("eyeSquint", 0.2)},
                             posture=(0.0, 0.5, 0.0)),
     # Unilateral AU12 + AU14.
     "contempt": Expression({"mouthSmileLeft": 0.35, "mouthDimpleLeft": 0.45,
@@ -63,10 +76,17 @@ EXPRESSIONS: dict[str, Expression] = {
 
 RAMP_S = 0.4  # cross-fade duration at segment boundaries
 
+# Expression channels that hold the lips together (AU17 chin raise, AU24 press, AU28 roll):
+# they give way while the jaw articulates, or a sad or angry face would mumble.
+LIP_CLOSERS = ("mouthShrugLower", "mouthShrugUpper", "mouthPressLeft", "mouthPressRight",
+               "mouthRollLower", "mouthRollUpper")
+SPEECH_JAW_FULL = 0.15  # speech jaw weight from which the talking variant applies fully
+
 
 @dataclass
 class ExpressionLayer:
     shapes: np.ndarray  # (N, 52) additive
+    speaking_shapes: np.ndarray  # (N, 52) the same while the jaw articulates (`while_speaking`)
     posture: np.ndarray  # (N, 3) yaw, pitch, roll offsets
     head_gain: np.ndarray  # (N,) multiplies the prosody-driven head motion
     articulation: np.ndarray  # (N,) scales mouth movement: wider when aroused, smaller when low
@@ -87,8 +107,9 @@ def expression_overlay(times: np.ndarray, emotion: EmotionTrack | None, strength
     articulation = np.ones(n)
     suppress = np.zeros(n)
     rest = np.zeros(len(BLENDSHAPE_INDEX)) if rest is None else np.asarray(rest, float)
+    speaking = np.zeros_like(shapes)
     if emotion is None:
-        return ExpressionLayer(shapes + rest, posture, gain, articulation)
+        return ExpressionLayer(shapes + rest, speaking + rest, posture, gain, articulation)
     for seg in emotion.segments:
         expr = EXPRESSIONS.get(seg.label)
         if expr is None:
@@ -103,12 +124,23 @@ def expression_overlay(times: np.ndarray, emotion: EmotionTrack | None, strength
             continue
         if seg.label not in KEEPS_REST:
             suppress += w * min(1.0, amount)
-        for name, value in expr.shapes.items():
-            shapes[:, BLENDSHAPE_INDEX[name]] += w * amount * value
+        talking = {**expr.shapes, **{c: 0.0 for c in LIP_CLOSERS}, **expr.while_speaking}
+        for out, values in ((shapes, expr.shapes), (speaking, talking)):
+            for name, value in values.items():
+                out[:, BLENDSHAPE_INDEX[name]] += w * amount * value
         posture += w[:, None] * amount * np.asarray(expr.posture)
         gain += w * (amount * (expr.head_gain - 1.0) + 0.2 * arousal)
     # The photo's own expression is a floor, not something to stack on: happy on a smiling
     # photo smiles as much as happy on a neutral one, not twice as much.
     kept_rest = rest[None, :] * (1 - np.clip(suppress, 0, 1))[:, None]
-    shapes = np.maximum(shapes, kept_rest)
-    return ExpressionLayer(shapes, posture, np.clip(gain, 0.2, 2.0), np.clip(articulation, 0.7, 1.3))
+    return ExpressionLayer(np.maximum(shapes, kept_rest), np.maximum(speaking, kept_rest), posture,
+                           np.clip(gain, 0.2, 2.0), np.clip(articulation, 0.7, 1.3))
+
+
+def while_talking(layer: ExpressionLayer, speech_jaw: np.ndarray, fps: float) -> np.ndarray:
+    """The expression per frame, moving to its talking variant where speech opens the jaw;
+    smoothed over ~0.1 s so it changes for a word and returns in pauses, not per syllable."""
+    sigma = max(1.0, 0.06 * fps)
+    jaw = gaussian_filter1d(np.asarray(speech_jaw, float), sigma, mode="nearest")
+    talking = np.clip(jaw / SPEECH_JAW_FULL, 0.0, 1.0)[:, None]
+    return layer.shapes * (1 - talking) + layer.speaking_shapes * talking

@@ -220,7 +220,7 @@ class FaceRig:
             smile = corner_move(s, 0.08, -0.10, sigma=0.2)
             cheek = self._cheek_lift(s, 0.045)
             put(f"mouthSmile{s}", smile + cheek)
-            put(f"mouthFrown{s}", corner_move(s, -0.01, 0.10, sigma=0.2))
+            put(f"mouthFrown{s}", self._lip_droop(s, 0.175) * side[s][:, None])
             put(f"mouthStretch{s}", corner_move(s, 0.06, 0.035))
             put(f"mouthDimple{s}", corner_move(s, 0.035, -0.005))
             put(f"cheekSquint{s}", self._cheek_lift(s, 0.05))
@@ -250,6 +250,21 @@ class FaceRig:
         self._setup_eye_bases(put, side)
         self._bases_px = self._to_px(B).astype(np.float32)  # (52, 478, 2)
         self._close_px = self._to_px(self._close_basis).astype(np.float32)
+
+    def _lip_droop(self, s: str, drop: float) -> np.ndarray:
+        """AU15, the lip-corner depressor: the corners drop by `drop` (IOD units; a full AU15
+        is about a sixth of the eye distance, and a weaker one never read as sad at the 48 px
+        an expression classifier sees) and the lip line bends smoothly towards them. Upper and
+        lower lips move together at each point along the mouth, so the lips neither part nor
+        cross at the corners and the opening keeps its lens shape while speaking."""
+        lips = (L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER + L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER
+                + L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER)
+        sign = 1.0 if s == "Left" else -1.0
+        h = {}
+        for i in lips:
+            t = np.clip(sign * self.u[i] / max(self.mouth_half_width, 1e-6), 0.0, 1.0)
+            h[int(i)] = (-sign * 0.1 * drop * t ** 2, drop * t ** 2)
+        return self._spread(h, 0.16)
 
     def _lower_lip_interior(self) -> list[int]:
         u, v = self.u, self.v
@@ -332,14 +347,14 @@ class FaceRig:
             # Brows.
             brow = list(eye["brow"])
             towards_nose = -out_sign
-            down = {i: (towards_nose * 0.04, 0.10) for i in brow}
+            down = {i: (towards_nose * 0.062, 0.155) for i in brow}
             lid_and_below = tuple(lower) + tuple(eye["corners"]) + tuple(eye["lower2"])
             put(f"browDown{s}", self._spread(down, 0.14, pins=lid_and_below))
             outer = {i: (0.0, -0.11) for i in eye["brow_outer"]}
             put(f"browOuterUp{s}", self._spread(outer, 0.16, pins=lid_and_below))
         inner = {}
         for s, eye in L.EYE.items():
-            inner.update({i: (0.0, -0.12) for i in eye["brow_inner"]})
+            inner.update({i: (0.0, -0.168) for i in eye["brow_inner"]})
         pins = tuple(i for eye in L.EYE.values() for i in eye["lower"] + eye["corners"])
         put("browInnerUp", self._spread(inner, 0.16, pins=pins))
 

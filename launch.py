@@ -192,7 +192,6 @@ def _apply_choices(project, args) -> None:
     s = project.settings
     if args.preset and args.preset != s.preset:
         s = load_preset(args.preset)
-        project.invalidate("motion")
     render, face, audio = {}, {}, {}
     if args.size is not None:
         render["size"] = args.size
@@ -207,20 +206,9 @@ def _apply_choices(project, args) -> None:
     overrides.update(_scene_overrides(args))
     for key, value in _renderer_overrides(args).items():
         overrides.setdefault(key, {}).update(value)
-    if "emotion" in overrides:
-        project.invalidate("emotion")
-    if "scene" in overrides:
-        project.invalidate("scene")
     if overrides:
         s = s.with_overrides(overrides)
-    if s.render.size != project.settings.render.size or s.face.framing != project.settings.face.framing:
-        project.invalidate("face")
-    if s.render.fps != project.settings.render.fps:
-        project.invalidate("motion")
-    project.settings = s
-    if args.seed is not None and args.seed != project.seed:
-        project.seed = args.seed
-        project.invalidate("motion")
+    project.restyle(s, project.seed if args.seed is None else args.seed)
     if args.emotion:
         label, intensity = parse_emotion(args.emotion)
         project.emotion_overrides = [EmotionOverride(segment=-1, label=label, intensity=intensity)]

@@ -80,6 +80,22 @@ class Project:
         for name in STAGE_FIELDS[STAGE_FIELDS.index(stage):]:
             setattr(self, name, None)
 
+    def restyle(self, settings: PipelineSettings, seed: int) -> None:
+        """New settings and seed; forgets the first stage they change and everything after it
+        (a new size or framing redoes the face, a new seed or motion setting only the motion)."""
+        old, seed = self.settings, int(seed)
+        changes = (
+            ("face", old.face != settings.face or old.render.size != settings.render.size),
+            ("transcript", old.audio != settings.audio or old.transcript != settings.transcript),
+            ("emotion", old.emotion != settings.emotion),
+            ("scene", old.scene != settings.scene),
+            ("motion", old.motion != settings.motion or old.render.fps != settings.render.fps
+             or seed != self.seed))
+        first = next((stage for stage, changed in changes if changed), None)
+        if first is not None:
+            self.invalidate(first)
+        self.settings, self.seed = settings, seed
+
     def replace(self, **changes) -> "Project":
         return dataclasses.replace(self, **changes)
 

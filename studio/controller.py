@@ -159,10 +159,15 @@ class StudioController:
         previous = session.project
         same_inputs = (previous is not None and previous.portrait.sha256 == project.portrait.sha256
                        and previous.audio.sha256 == project.audio.sha256)
-        if same_inputs and (previous.script or None) == project.script:
-            project = dataclasses.replace(previous, settings=settings, seed=int(style.seed))
-            if previous.settings.face != settings.face or previous.settings.render.size != settings.render.size:
-                project.invalidate("face")
+        if same_inputs:
+            # Keep the library's copies of the media (not the upload's temporary paths) and
+            # every stage the new script, settings and seed leave valid.
+            script = project.script
+            project = dataclasses.replace(previous)
+            if (previous.script or None) != script:
+                project.script = script
+                project.invalidate("transcript")
+            project.restyle(settings, style.seed)
         out = self.pipeline(settings)(project, callback=progress, interrupt=session.interrupt)
         project = out.project
         if same_inputs and session.project_id:
@@ -240,8 +245,9 @@ class StudioController:
                                      project.face)
         scene, warnings = SceneDirector(settings.scene, api_key=api_key or None).generate(request)
         # The generated text becomes the user's text: what they see is what steers the motion.
-        project = dataclasses.replace(project, settings=settings, scene_text=scene.text,
-                                      scene=scene, motion=None)
+        # A template is not stored as text, so it keeps following later emotion edits.
+        project = dataclasses.replace(project, settings=settings, scene=scene, motion=None,
+                                      scene_text=None if scene.source == "template" else scene.text)
         session.project = project
         self._save(session)
         return project, warnings
@@ -252,15 +258,8 @@ class StudioController:
 
         project = self._need_project(session)
         settings = style.settings().with_overrides({"scene": dataclasses.asdict(project.settings.scene)})
-        changed_face = (project.settings.face != settings.face
-                        or project.settings.render.size != settings.render.size)
-        changed_motion = (project.settings.motion != settings.motion or project.seed != int(style.seed)
-                          or project.settings.render.fps != settings.render.fps)
-        project = dataclasses.replace(project, settings=settings, seed=int(style.seed))
-        if changed_face:
-            project.invalidate("face")
-        elif changed_motion:
-            project.motion = None
+        project = dataclasses.replace(project)
+        project.restyle(settings, style.seed)
         session.interrupt.clear()
         work = session.folder / f"render-{uuid.uuid4().hex[:8]}"
         work.mkdir()

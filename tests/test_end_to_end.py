@@ -115,3 +115,32 @@ def test_check_reports_every_part_and_the_optional_gpu_renderer():
     lines = r.stdout.strip().splitlines()
     assert [line.split()[0] for line in lines if not line.startswith("info")] == ["ok"] * 5
     assert any(line.startswith("info  diffusion renderer (GPU):") for line in lines)
+
+
+def test_restyle_forgets_only_what_the_new_settings_change():
+    """New settings and seed keep every stage they leave valid (a seed only redoes the motion,
+    a size redoes the face and all after it); the studio and the CLI both go through this."""
+    import dataclasses
+
+    from pipelines.project import STAGE_FIELDS, Project
+    from pipelines.settings import PipelineSettings
+
+    def analysed(seed=0):
+        p = Project(portrait=None, audio=None, seed=seed)
+        for name in STAGE_FIELDS:
+            setattr(p, name, object())
+        return p
+
+    base = PipelineSettings()
+    same = analysed(); same.restyle(base, 0)
+    assert all(getattr(same, n) is not None for n in STAGE_FIELDS)
+    reseeded = analysed(); reseeded.restyle(base, 5)
+    assert reseeded.motion is None and reseeded.scene is not None and reseeded.seed == 5
+    calmer = analysed(); calmer.restyle(base.with_overrides({"motion": {"head_motion": 0.2}}), 0)
+    assert calmer.motion is None and calmer.emotion is not None
+    bigger = analysed(); bigger.restyle(base.with_overrides({"render": {"size": 768}}), 0)
+    assert all(getattr(bigger, n) is None for n in STAGE_FIELDS)
+    assert bigger.settings.render.size == 768
+    other_model = analysed()
+    other_model.restyle(dataclasses.replace(base, emotion=dataclasses.replace(base.emotion, text_backend="transformers")), 0)
+    assert other_model.emotion is None and other_model.transcript is not None

@@ -407,3 +407,6 @@ def test_glasses_are_detected_and_keep_the_brows_calm(closed_mouth_portrait_path
     # A user can say otherwise.
     with FaceAnalyzer(FaceSettings(glasses="no")) as fa:
         assert not fa.analyze(hopper_img, hopper_ref, 256).glasses
+    # A preset's bare `yes` arrives from YAML as a boolean and still means yes.
+    with FaceAnalyzer(FaceSettings(glasses=True)) as fa:
+        assert fa.analyze(astro_img, astro_ref, 256).glasses

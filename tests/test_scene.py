@@ -66,6 +66,7 @@ def test_cues_anchor_to_spoken_words_and_times():
 
 def test_negation_direction_strength_and_quoted_speech():
     assert parse_scene_text("She does not nod and never smiles.", ctx()) == []
+    assert parse_scene_text("She doesn't nod. She didn't smile.", ctx()) == []
     assert kinds(parse_scene_text("She tilts her head to the right.", ctx())) == ["tilt_right"]
     assert kinds(parse_scene_text("She tilts her head.", ctx())) == ["tilt_left"]
     weak, strong = (parse_scene_text(t, ctx())[0].strength

@@ -163,7 +163,8 @@ class FaceAnalyzer:
             else:  # the re-fit failed or latched onto something else: keep the mapped mesh
                 final = mapped
 
-        choice = self.settings.glasses
+        # YAML reads a bare yes/no as a boolean.
+        choice = {True: "yes", False: "no"}.get(self.settings.glasses, str(self.settings.glasses).lower())
         glasses = detect_glasses(framed, final) if choice == "auto" else choice == "yes"
         if glasses:
             warnings.append("Glasses detected: eyebrow movement is kept small so the frames do "

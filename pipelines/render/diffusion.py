@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ..errors import DiffusionUnavailableError, InputError, RenderInterrupted
+from ..models import short_reason
 from ..settings import DiffusionSettings, RenderSettings
 from ..types import MotionTrack
 from . import landmarks as L
@@ -128,8 +129,7 @@ class DiffusionRenderer:
                                                     local_files_only=True)
             except (OSError, ValueError, KeyError, TypeError) as e:
                 raise DiffusionUnavailableError(
-                    f"The diffusion model in {source} could not be loaded: "
-                    f"{str(e).splitlines()[0][:200]}",
+                    f"The diffusion model in {source} could not be loaded: {short_reason(e)}",
                     "Check that the folder holds a complete WanAnimatePipeline "
                     "(model_index.json and every component).") from None
             mode = self.settings.offload

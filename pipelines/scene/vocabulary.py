@@ -76,7 +76,7 @@ KINDS_BY_NAME = {k.name: k for k in CUE_KINDS}
 WEAK_WORDS = r"fairly|rather|somewhat|slight(?:ly)?|gently|gentle|a\s+little|subtly|subtle|softly|barely|faint(?:ly)?|small"
 STRONG_WORDS = r"strongly|firmly|vigorously|broadly|deeply|emphatically|big|wide(?:ly)?|clearly|completely|totally|entirely|really"
 REPEAT_WORDS = r"repeatedly|again\s+and\s+again|several\s+times|over\s+and\s+over|keeps?\s+\w+ing|throughout|continually|constantly|all\s+the\s+time"
-NEGATION = r"\b(?:not|n't|never|no|without|stops?|avoids?)\b"
+NEGATION = r"(?:\b(?:not|never|no|without|stops?|avoids?)\b|n't\b)"  # "doesn't" has no \b before n
 
 
 def compiled_patterns() -> list[tuple[CueKind, re.Pattern]]:

@@ -17,7 +17,8 @@ from pipelines.settings import list_presets, load_preset
 from pipelines.types import EMOTIONS
 
 from .controller import Session, StudioController, Style
-from .views import cue_rows, segment_rows, signal_rows, timeline_figure, transcript_rows
+from .views import (cue_rows, scene_box_text, segment_rows, signal_rows, timeline_figure,
+                    transcript_rows)
 
 MAX_UPLOAD = "200mb"
 LABEL_CHOICES = ["auto", *EMOTIONS]
@@ -117,7 +118,8 @@ def build_ui(controller: StudioController) -> gr.Blocks:
                                     f"{row['text'] or '(no words)'}  \n*detected: "
                                     f"{row['detected']}*", scale=3)
                         label = gr.Dropdown(LABEL_CHOICES, value=row["label"], label="Category",
-                                            scale=1, min_width=120, key=f"label-{i}")
+                                            scale=1, min_width=120, key=f"label-{i}",
+                                            elem_id=f"label-{i}", interactive=True)
                         inten = gr.Slider(0, 1, value=row["intensity"], step=0.05,
                                           label="Intensity", scale=1, min_width=120,
                                           key=f"int-{i}", elem_id=f"intensity-{i}")
@@ -134,12 +136,15 @@ def build_ui(controller: StudioController) -> gr.Blocks:
                                     "arousal": None, field: value})
                             except StudioError as e:
                                 raise gr.Error(str(e)) from None
-                            return timeline_figure(project), signal_rows(project)
+                            # A template scene was rewritten for the new emotion: show it.
+                            return (timeline_figure(project), signal_rows(project),
+                                    scene_box_text(project), cue_rows(project))
                         return fn
 
-                    label.input(edit("label"), [label, session], [timeline, signals])
+                    edit_outputs = [timeline, signals, scene_text, cues]
+                    label.input(edit("label"), [label, session], edit_outputs)
                     for slider, field in ((inten, "intensity"), (val, "valence"), (aro, "arousal")):
-                        slider.release(edit(field), [slider, session], [timeline, signals])
+                        slider.release(edit(field), [slider, session], edit_outputs)
 
             with gr.Accordion("5 · Scene description (what the speaker does)", open=True):
                 gr.Markdown("An LLM (any OpenAI-compatible endpoint) or the offline template writes "
@@ -239,8 +244,7 @@ def build_ui(controller: StudioController) -> gr.Blocks:
 
         def view(project):
             return (segment_rows(project), timeline_figure(project), signal_rows(project),
-                    transcript_rows(project), project.scene.text if project.scene else "",
-                    cue_rows(project))
+                    transcript_rows(project), scene_box_text(project), cue_rows(project))
 
         view_outputs = [segments, timeline, signals, transcript, scene_text, cues]
 

@@ -216,10 +216,21 @@ class StudioController:
         project = dataclasses.replace(project, emotion_overrides=overrides, emotion=effective,
                                       motion=None)
         if project.scene is not None and project.scene.source == "template":
-            project.scene = None  # the template follows the emotions
+            # The template describes the emotions: rewrite it now, so the scene box shows
+            # (and a later edit of it starts from) the text that will steer the render.
+            project.scene = self._template_scene(project)
         session.project = project
         self._save(session)
         return project
+
+    @staticmethod
+    def _template_scene(project: Project):
+        from pipelines.scene import SceneDirector, SceneRequest, TemplateSceneWriter
+
+        request = SceneRequest.build(_duration(project), project.transcript, project.emotion,
+                                     project.face)
+        director = SceneDirector(project.settings.scene)
+        return director.describe(TemplateSceneWriter().write(request), request, source="template")
 
     def set_scene_text(self, session: Session, text: str) -> Project:
         """The user's edited scene text (parsed into cues now, so the UI can list them)."""

@@ -62,6 +62,10 @@ def transcript_rows(project: Project) -> list[list]:
     return [[w.text, round(w.start, 2), round(w.end, 2)] for w in project.transcript.words]
 
 
+def scene_box_text(project: Project) -> str:
+    return project.scene.text if project.scene is not None else ""
+
+
 def cue_rows(project: Project) -> list[list]:
     if project.scene is None:
         return []

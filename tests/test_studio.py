@@ -172,6 +172,21 @@ def test_an_edited_scene_steers_the_next_render(tmp_path, speech_script):
     assert float(np.std(saved.motion.head_pose[:, 1])) < 0.5
 
 
+def test_a_template_scene_follows_emotion_edits_and_is_not_taken_for_user_text(tmp_path,
+                                                                              speech_script):
+    c, session, style = _analysed_session(tmp_path, speech_script)
+    before = session.project.scene
+    assert before.source == "template"
+    project = c.edit_segment(session, 0, "sad", 1.0, None, None)
+    # The box is refreshed with the rewritten template (the UI shows project.scene.text) ...
+    assert project.scene.source == "template" and project.scene.text != before.text
+    assert "looks down" in project.scene.text
+    assert "look_down" in [q.kind for q in project.scene.cues]
+    assert project.scene_text is None  # ... and it is not stored as the user's own text.
+    project = c.reset_emotions(session)
+    assert project.scene.text == before.text and project.scene_text is None
+
+
 def test_launch_py_without_a_command_starts_the_studio_on_localhost(tmp_path):
     import subprocess
     import sys

@@ -97,6 +97,13 @@ def test_upload_analyze_edit_render_and_watch(browser, studio_url, speech_script
     page.mouse.up()
     page.get_by_text("(edited)").first.wait_for(state="attached", timeout=30_000)
     assert float(slider.input_value()) < 0.2
+    # A new category rewrites the offline scene text in its box (it stays a template, not text
+    # the user typed, so it keeps following the emotions): neutral was "calm", happy is "warm".
+    page.locator("#label-0 input").click()
+    page.get_by_role("option", name="happy", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('#scene-text textarea').value.includes('warm;')",
+        timeout=30_000)
     shoot(page, "3-edited")
 
     page.locator("#render-btn").click()

@@ -55,7 +55,8 @@ class TemplateSceneWriter:
         arousal = sum(s.arousal * (s.end - s.start) for s in request.segments) / max(request.duration, 1e-6)
         pace = "animated" if arousal > 0.3 else "measured" if arousal < -0.3 else "natural"
         mood = _MOOD.get(main, _MOOD["neutral"])[1]
-        text = f"The speaker talks to the camera in a {pace}, {mood} way."
+        article = "an" if pace[0] in "aeiou" else "a"
+        text = f"The speaker talks to the camera in {article} {pace}, {mood} way."
         # The photo's description goes on its own "Portrait:" line, which the parser does not
         # read for cues (a smiling photo is not a request to smile all along).
         return f"Portrait: {portrait}\n{text}" if portrait else text

@@ -75,9 +75,9 @@ class SynchroRaMaPipeline:
         settings = settings or PipelineSettings()
         get = shared or (lambda key, make: make())
         cpu = CpuRenderer(settings.render, matte=get("matte", PersonMatte))
-        renderer = cpu if settings.render.renderer == "cpu" else get(
-            f"renderer:{settings.render}:{settings.diffusion}",
-            lambda: make_renderer(settings, cpu))  # one loaded diffusion model per configuration
+        # The renderer is cheap and follows this render's settings; the diffusion model in it
+        # is loaded once and shared (one at a time, see render.diffusion.LoadedModel).
+        renderer = make_renderer(settings, cpu, shared=get)
         return cls(face_analyzer=get(f"face:{settings.face}", lambda: FaceAnalyzer(settings.face)),
                    aligner=get("aligner", PocketsphinxAligner),
                    voice_activity=get("vad", SileroVoiceActivity),
@@ -243,16 +243,17 @@ class SynchroRaMaPipeline:
         return PipelineOutput(Path(out_path), project, project.warnings, timings)
 
 
-def make_renderer(settings: PipelineSettings, cpu):
+def make_renderer(settings: PipelineSettings, cpu, shared=None):
     """The renderer the settings ask for; the CPU renderer also draws the diffusion renderer's
     motion frames."""
     name = settings.render.renderer
     if name == "cpu":
         return cpu
     if name == "diffusion":
-        from .render.diffusion import DiffusionRenderer
+        from .render.diffusion import DiffusionRenderer, LoadedModel
 
-        return DiffusionRenderer(settings.render, settings.diffusion, cpu)
+        model = shared("diffusion-model", LoadedModel) if shared else LoadedModel()
+        return DiffusionRenderer(settings.render, settings.diffusion, cpu, model=model)
     raise InputError(f"Unknown renderer '{name}'.", "Use 'cpu' or 'diffusion'.")
 
 

@@ -75,6 +75,33 @@ def test_diffusion_cancel_leaves_no_file(analysed_for_diffusion, tmp_path):
     assert not (tmp_path / "clip.mp4").exists() and not list(tmp_path.iterdir())
 
 
+def test_the_studio_keeps_one_diffusion_model_across_render_settings(tiny_wan):
+    """A new size or frame rate reuses the loaded model (minutes to load at 14B); new load
+    settings replace it instead of keeping a second copy."""
+    from pipelines.pipeline import SynchroRaMaPipeline
+
+    shared = {}
+
+    def get(key, make):  # as the studio's controller shares components
+        if key not in shared:
+            shared[key] = make()
+        return shared[key]
+
+    def renderer(**overrides):
+        settings = _settings(tiny_wan).with_overrides(overrides)
+        return SynchroRaMaPipeline.from_settings(settings, shared=get).renderer
+
+    first = renderer()
+    loaded = first.load()
+    bigger = renderer(render={"size": 96, "fps": 30})
+    assert bigger.cpu.settings.size == 96  # the render follows the new settings ...
+    assert bigger.load() is loaded  # ... with the same loaded model
+    half = renderer(diffusion={"dtype": "bf16"})
+    other = half.load()
+    assert other is not loaded and first.model is half.model and half.model.pipe is other
+    assert half.model.key[2] == "bf16"
+
+
 def test_diffusion_refusals_are_one_readable_message(tiny_wan, tmp_path, monkeypatch):
     import torch
 

@@ -127,7 +127,7 @@ def test_diffusion_cuda_bf16_two_steps_per_segment(tiny_wan, analysed, offload):
     assert {d for d, _, _ in seen["text"] + seen["image"]} == {"cuda"}
     assert all(ok for _, _, ok in seen["text"] + seen["image"])
     assert progress == sorted(progress) and progress[-1] >= 0.95  # the last report is frame 10
-    assert renderer._device.type == "cuda" and peak > 0
+    assert renderer.model.device.type == "cuda" and peak > 0
     # Where the weights live: all on the GPU in bf16 (bar the modules diffusers/transformers keep
     # in fp32) without offload; on the GPU while the transformer runs with model offload; back
     # in CPU memory after the render with every offload mode.
@@ -192,5 +192,5 @@ def test_diffusion_cuda_bf16_renders_an_mp4_with_audio(tiny_wan, analysed, tmp_p
         project.settings, shared=lambda key, make: FixedMatte(matte) if key == "matte" else make())
     frames = render_and_check_mp4(pipe, project, tmp_path / "clip.mp4")
     assert len(frames) == project.motion.num_frames
-    assert pipe.renderer._device.type == "cuda"
+    assert pipe.renderer.model.device.type == "cuda"
     assert {p.dtype for p in pipe.renderer._pipe.transformer.proj_out.parameters()} == {torch.bfloat16}

@@ -12,7 +12,9 @@ Per clip:
 4. optionally the A2M frame's mouth (or face) region is feathered back over each generated frame,
    so the lips follow the audio exactly as in the CPU path.
 
-The model loads lazily, once. Before anything heavy, `check()` refuses clearly when diffusers is
+The model loads lazily, once, into a `LoadedModel` slot that renderers share: a render at a new
+size or frame rate reuses it, and new load settings replace it rather than keep a second copy
+on the GPU. Before anything heavy, `check()` refuses clearly when diffusers is
 too old, there is no CUDA device, the weights are not on disk, or the GPU lacks memory.
 """
 from __future__ import annotations
@@ -50,21 +52,51 @@ class RenderJob:
     interrupt: threading.Event | None = None
 
 
+def load_key(settings: DiffusionSettings) -> tuple:
+    """The settings that change the loaded pipeline (the rest only change a render)."""
+    return (settings.model, settings.device, settings.dtype, settings.offload, settings.vae_tiling)
+
+
+class LoadedModel:
+    """One loaded WanAnimatePipeline, shared by the renderers of a long-running host (the
+    studio): the 14B model takes minutes to load and most of a GPU's memory."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.key: tuple | None = None
+        self.pipe = None
+        self.device = None  # where it runs (with offloading, its weights may rest in RAM)
+
+    def release(self) -> None:
+        if self.pipe is None:
+            return
+        self.key, self.pipe, self.device = None, None, None
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
 class DiffusionRenderer:
     name = "diffusion"
 
     def __init__(self, render: RenderSettings, diffusion: DiffusionSettings,
-                 cpu: CpuRenderer | None = None):
+                 cpu: CpuRenderer | None = None, model: LoadedModel | None = None):
         self.render_settings = render
         self.settings = diffusion
         self.cpu = cpu or CpuRenderer(render)
-        self._pipe = None
-        self._device = None
-        self._lock = threading.Lock()
+        self.model = model or LoadedModel()
 
     # ---------------------------------------------------------------- checks
     def check(self) -> None:
         """Cheap refusals, before any analysis or loading (one readable message each)."""
+        self._checked()
+
+    def _checked(self):
+        """check(), returning what loading needs: (device, pipeline class, weights folder)."""
         s = self.settings
         if s.dtype not in DTYPES:
             raise InputError(f"Unknown diffusion dtype '{s.dtype}'.", "Use bf16, fp16 or fp32.")
@@ -77,9 +109,8 @@ class DiffusionRenderer:
                              f"(got {s.steps} steps, {s.segment_frames} frames).")
         if s.max_side % 16:
             raise InputError(f"The diffusion size {s.max_side} must be a multiple of 16.")
-        self._resolve_device()  # first: on a machine without a GPU, no need to import diffusers
-        _diffusers_with_wan_animate()
-        self._source()
+        device = self._resolve_device()  # first: without a GPU, no need to import diffusers
+        return device, _diffusers_with_wan_animate(), self._source()
 
     def _resolve_device(self):
         from ..models import resolve_device
@@ -113,15 +144,17 @@ class DiffusionRenderer:
 
     # ----------------------------------------------------------------- load
     def load(self):
-        with self._lock:
-            if self._pipe is not None:
-                return self._pipe
-            self.check()
+        """The loaded pipeline: the shared one when its load settings match, else this one's
+        (the other is released first, so the memory check sees the whole GPU)."""
+        slot = self.model
+        with slot.lock:
+            key = load_key(self.settings)
+            if slot.pipe is not None and slot.key == key:
+                return slot.pipe
+            device, pipeline_cls, source = self._checked()
+            slot.release()
             import torch
 
-            pipeline_cls = _diffusers_with_wan_animate()
-            device = self._resolve_device()
-            source = self._source()
             self._check_memory(source, device)
             dtype = getattr(torch, DTYPES[self.settings.dtype])
             try:
@@ -155,7 +188,7 @@ class DiffusionRenderer:
             if self.settings.vae_tiling:
                 pipe.vae.enable_tiling()
             pipe.set_progress_bar_config(disable=True)
-            self._pipe, self._device = pipe, device
+            slot.key, slot.pipe, slot.device = key, pipe, device
             return pipe
 
     # --------------------------------------------------------------- render

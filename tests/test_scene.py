@@ -74,6 +74,9 @@ def test_negation_direction_strength_and_quoted_speech():
     assert weak < 1.0 < strong
     # What is said is not what is done.
     assert parse_scene_text('She says "I always smile and nod".', ctx()) == []
+    # ... even when the quote holds sentences of its own (as the template quotes a segment).
+    assert parse_scene_text('[0.00–3.00 s] “Well. I smile, I nod. I never frown…” — calm; '
+                            'she looks down.', ctx()) == [SceneCue("look_down", 0.0, 3.0, 1.0)]
     assert parse_scene_text("The weather is nice.", ctx()) == []
 
 

@@ -136,7 +136,14 @@ def _line_span(line: str, duration: float) -> tuple[tuple[float, float] | None, 
 
 
 def _sentences(body: str) -> list[str]:
-    parts = SENTENCE_END.split(body)
+    # A sentence end inside quoted speech does not end the description's sentence: split where
+    # the quotes are blanked out, so each quote stays whole (and masked from cue reading).
+    masked = QUOTED.sub(lambda m: m.group(0)[0] + "x" * (len(m.group(0)) - 2) + m.group(0)[-1], body)
+    parts, start = [], 0
+    for m in SENTENCE_END.finditer(masked):
+        parts.append(body[start:m.start()])
+        start = m.end()
+    parts.append(body[start:])
     return [p.strip() for p in parts if p and p.strip()]
 
 

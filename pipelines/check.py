@@ -60,15 +60,10 @@ def _checks():
 
 def _optional():
     """Optional parts: reported, never a failure."""
-    from .errors import StudioError
-    from .render.diffusion import DiffusionRenderer
-    from .settings import DiffusionSettings, RenderSettings
+    from .render.diffusion import diffusion_availability
 
-    try:
-        DiffusionRenderer(RenderSettings(), DiffusionSettings()).check()
-        yield "diffusion renderer (GPU)", "ready"
-    except StudioError as e:
-        yield "diffusion renderer (GPU)", f"unavailable: {e.message}"
+    ok, reason = diffusion_availability()
+    yield "diffusion renderer (GPU)", reason if ok else f"unavailable: {reason}"
 
 
 def run_check() -> int:

@@ -100,13 +100,11 @@ class StudioController:
 
     def diffusion_status(self) -> tuple[bool, str]:
         """Whether the diffusion renderer can run here, and if not, why (for the style panel)."""
-        from pipelines.render.diffusion import DiffusionRenderer
-        from pipelines.settings import DiffusionSettings, RenderSettings
+        from pipelines.render.diffusion import diffusion_availability
 
-        try:
-            DiffusionRenderer(RenderSettings(), DiffusionSettings()).check()
-        except StudioError as e:
-            return False, f"Diffusion (GPU) unavailable: {e.message}"
+        ok, reason = diffusion_availability()
+        if not ok:
+            return False, f"Diffusion (GPU) unavailable: {reason}"
         return True, "Diffusion (GPU) renders photoreal frames from the same motion; slower."
 
     # ------------------------------------------------------------------- inputs
@@ -282,7 +280,7 @@ class StudioController:
             csv = work / "motion.csv"
             motion_to_csv(project.motion, csv)
             thumb = work / "thumb.png"
-            _thumbnail(video, thumb)
+            _thumbnail(video, thumb, _duration(project))
             take = self.library.add_take(session.project_id, project, video,
                                          _take_label(project, style), duration=_duration(project),
                                          motion_csv=csv, thumbnail=thumb)
@@ -328,20 +326,15 @@ def _take_label(project: Project, style: Style) -> str:
             f"{'/'.join(labels) or 'neutral'}")
 
 
-def _thumbnail(video: Path, out: Path) -> None:
-    """A still from a third of the way into the take."""
+def _thumbnail(video: Path, out: Path, duration: float) -> None:
+    """A still from a third of the way into the take (seeked to, not decoded up to)."""
     import imageio_ffmpeg
     from PIL import Image
 
-    frames = imageio_ffmpeg.read_frames(str(video))
+    frames = imageio_ffmpeg.read_frames(str(video), input_params=["-ss", f"{duration / 3:.3f}"])
     meta = next(frames)
     w, h = meta["size"]
-    target = max(int(meta.get("duration", 1.0) * meta.get("fps", 25) / 3), 0)
-    frame = None
-    for i, raw in enumerate(frames):
-        frame = raw
-        if i >= target:
-            break
+    frame = next(frames, None)
     frames.close()
     if frame is None:
         raise StudioError("The rendered video has no frames.")

@@ -136,6 +136,18 @@ def test_diffusion_refusals_are_one_readable_message(tiny_wan, tmp_path, monkeyp
         r._check_memory(str(tiny_wan), torch.device("cuda"), free_total=(1024, 4096))
 
 
+def test_a_broken_optional_install_is_reported_not_raised(monkeypatch):
+    """`launch.py check` and the studio's renderer menu ask this; neither may crash on it."""
+    from pipelines.render import diffusion
+
+    def broken(self):
+        raise OSError("libcudart.so.12: cannot open shared object file")
+
+    monkeypatch.setattr(diffusion.DiffusionRenderer, "check", broken)
+    assert diffusion.diffusion_availability() == (
+        False, "libcudart.so.12: cannot open shared object file.")
+
+
 def test_diffusion_without_a_gpu_on_the_command_line(tmp_path):
     import subprocess
     import sys

@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from ..errors import DiffusionUnavailableError, InputError, RenderInterrupted
+from ..errors import DiffusionUnavailableError, InputError, RenderInterrupted, StudioError
 from ..models import short_reason
 from ..settings import DiffusionSettings, RenderSettings
 from ..types import MotionTrack
@@ -261,6 +261,18 @@ class DiffusionRenderer:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+def diffusion_availability(settings: DiffusionSettings | None = None) -> tuple[bool, str]:
+    """Whether the diffusion renderer can run here, and if not why (for `check` and the
+    studio's style panel). Never raises: a broken optional install is a reason, not a crash."""
+    try:
+        DiffusionRenderer(RenderSettings(), settings or DiffusionSettings()).check()
+    except StudioError as e:
+        return False, e.message
+    except Exception as e:  # e.g. a diffusers import that fails on this machine
+        return False, short_reason(e)
+    return True, "ready"
+
 
 def _check(job: RenderJob) -> None:
     if job.interrupt is not None and job.interrupt.is_set():

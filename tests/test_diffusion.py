@@ -62,6 +62,27 @@ def test_diffusion_renders_an_mp4_with_audio_and_the_a2m_mouth(analysed_for_diff
     assert np.abs(frames[i][top] - cpu[top]).mean() > 12  # a random model draws something else
 
 
+def test_with_blending_off_every_pixel_is_the_models(analysed_for_diffusion, tiny_wan):
+    from pipelines.face import frame_image, load_portrait
+    from pipelines.render.diffusion import DiffusionRenderer
+    from pipelines.render import landmarks as L
+
+    pipe, project = analysed_for_diffusion
+    s = _settings(tiny_wan, face_blend="off")
+    renderer = DiffusionRenderer(s.render, s.diffusion, pipe.renderer.cpu, model=pipe.renderer.model)
+    image, _ = load_portrait(project.portrait.path)
+    prepared = renderer.prepare(frame_image(image, project.face.framing), project.face)
+    frames = list(renderer.frames(prepared, project.motion))
+    assert len(frames) == project.motion.num_frames
+    i = int(np.argmax(project.motion.column("jawOpen")))
+    cpu = renderer.cpu.render_frame(prepared, project.motion.blendshapes[i],
+                                    project.motion.head_pose[i]).astype(float)
+    pts = prepared.rig.frame(project.motion.blendshapes[i], project.motion.head_pose[i]).points
+    lips = pts[list(L.INNER_LIP_RING)].mean(axis=0).astype(int)
+    mouth = (slice(lips[1] - 2, lips[1] + 3), slice(lips[0] - 2, lips[0] + 3))
+    assert np.abs(frames[i][mouth] - cpu[mouth]).mean() > 12  # no A2M mouth pasted back
+
+
 def test_diffusion_cancel_leaves_no_file(analysed_for_diffusion, tmp_path):
     pipe, project = analysed_for_diffusion
     stop = threading.Event()

@@ -209,12 +209,14 @@ class DiffusionRenderer:
         # 1–2. A2M motion frames, and from them the face crops and the pose drawing.
         # Only the rig points are kept for the blend masks: a full-frame float mask per frame
         # would hold ~0.8 GB for 30 s at 512 px before the model even starts.
+        s = self.settings
         motion_frames, points, faces, poses = [], [], [], []
         for i in range(n):
             _check(job)
             rig_frame = prepared.rig.frame(motion.blendshapes[i], motion.head_pose[i])
             frame = self.cpu.draw(prepared, rig_frame)
-            motion_frames.append(frame)
+            if s.face_blend != "off":  # kept only to be pasted back
+                motion_frames.append(frame)
             points.append(rig_frame.points)
             faces.append(Image.fromarray(face_crop(frame, rig_frame.points, face_px)))
             poses.append(Image.fromarray(pose_drawing(rig_frame.points, (h, w), (gen_h, gen_w))))
@@ -223,7 +225,6 @@ class DiffusionRenderer:
         reference = Image.fromarray(prepared.plate).resize((gen_w, gen_h), Image.LANCZOS)
 
         # 3. Generate, segment by segment (the pipeline chains them).
-        s = self.settings
         stride = max(s.segment_frames - s.prev_segment_frames, 1)
         n_segments = max(1, int(np.ceil(max(n - s.prev_segment_frames, 1) / stride)))
         total_steps = n_segments * s.steps

@@ -223,20 +223,18 @@ class StudioController:
 
     @staticmethod
     def _template_scene(project: Project):
-        from pipelines.scene import SceneDirector, SceneRequest, TemplateSceneWriter
+        from pipelines.scene import SceneDirector, TemplateSceneWriter
 
-        request = SceneRequest.build(_duration(project), project.transcript, project.emotion,
-                                     project.face)
+        request = _scene_request(project)
         director = SceneDirector(project.settings.scene)
         return director.describe(TemplateSceneWriter().write(request), request, source="template")
 
     def set_scene_text(self, session: Session, text: str) -> Project:
         """The user's edited scene text (parsed into cues now, so the UI can list them)."""
-        from pipelines.scene import SceneDirector, SceneRequest
+        from pipelines.scene import SceneDirector
 
         project = self._need_project(session)
-        request = SceneRequest.build(_duration(project), project.transcript, project.emotion,
-                                     project.face)
+        request = _scene_request(project)
         scene = SceneDirector(project.settings.scene).describe(text or "", request)
         project = dataclasses.replace(project, scene_text=text or None, scene=scene, motion=None)
         session.project = project
@@ -244,14 +242,13 @@ class StudioController:
         return project
 
     def generate_scene(self, session: Session, base_url: str, model: str, api_key: str) -> tuple[Project, list[str]]:
-        from pipelines.scene import SceneDirector, SceneRequest
+        from pipelines.scene import SceneDirector
 
         project = self._need_project(session)
         settings = project.settings.with_overrides(
             {"scene": {"llm_base_url": (base_url or "").strip(),
                        **({"llm_model": model.strip()} if model and model.strip() else {})}})
-        request = SceneRequest.build(_duration(project), project.transcript, project.emotion,
-                                     project.face)
+        request = _scene_request(project)
         scene, warnings = SceneDirector(settings.scene, api_key=api_key or None).generate(request)
         # The generated text becomes the user's text: what they see is what steers the motion.
         # A template is not stored as text, so it keeps following later emotion edits.
@@ -310,6 +307,13 @@ class StudioController:
     def _save(self, session: Session) -> None:
         if session.project_id:
             self.library.save_project(session.project_id, session.project)
+
+
+def _scene_request(project: Project):
+    """What the scene writers and the cue parser need to know about the analysed project."""
+    from pipelines.scene import SceneRequest
+
+    return SceneRequest.build(_duration(project), project.transcript, project.emotion, project.face)
 
 
 def _duration(project: Project) -> float:

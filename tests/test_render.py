@@ -225,3 +225,20 @@ def test_the_drawn_lip_seam_is_a_smooth_curve_that_fades_at_the_corners():
     assert dark[:, 100].max() > 15  # the lips visibly meet in the middle
     assert dark[:, 61].max() < 0.25 * dark[:, 100].max()  # and the line fades at the corners
     assert np.abs(np.diff(rows)).max() <= 1  # no zig-zag, no kinks
+
+
+def test_the_teeth_hang_from_the_neutral_lip_line_not_the_photos_smile(prepared,
+                                                                         closed_mouth_prepared):
+    """The smiling photo's upper lip curves up at the corners; the teeth do not. Once a sad
+    face takes the smile away, teeth hung from the photo's lip line would still grin."""
+    _, prep, face = prepared
+    line = prep.rig.frame(weights(), STILL).teeth_line
+    photo = face.landmarks[[78, *L.LIP_INNER_UPPER, 308], :2]
+    arc = lambda pts: pts[len(pts) // 2, 1] - pts[[0, -1], 1].mean()  # > 0: corners higher
+    assert arc(photo) > 0.03 * prep.rig.iod  # the sample portrait's broad smile
+    assert arc(line) < 0.5 * arc(photo)
+    # A portrait without a smile keeps its own lip line for the teeth.
+    _, prep2, face2, _ = closed_mouth_prepared
+    line2 = prep2.rig.frame(weights(), STILL).teeth_line
+    photo2 = face2.landmarks[[78, *L.LIP_INNER_UPPER, 308], :2]
+    assert np.abs(line2 - photo2).max() < 0.03 * prep2.rig.iod

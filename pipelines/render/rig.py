@@ -47,8 +47,8 @@ class RigFrame:
     map_x: np.ndarray
     map_y: np.ndarray
     points: np.ndarray  # (478, 2) deformed landmark positions in the output frame
-    # The upper inner lip line at rest, moved only with the head: where the upper teeth hang
-    # from (they belong to the skull, not to the lip). Corners included, left to right.
+    # The neutral face's upper inner lip line, moved only with the head: where the upper teeth
+    # hang from (they belong to the skull, not to the lip). Corners included, left to right.
     teeth_line: np.ndarray | None = None
 
 
@@ -375,6 +375,12 @@ class FaceRig:
         self._inner_lip = np.concatenate([up, lo])
         self._inner_lip_t = (self.u[self._inner_lip] - left) / max(right - left, 1e-6)
         self._rest_px = self._to_px(self._spread(h, 0.06))
+        # The upper teeth hang from the *neutral* upper-lip line: on a smiling photo the raised
+        # lip corners are the smile, not the teeth, and would bend the teeth into a grin after
+        # the smile is taken away (sad, surprised).
+        neutral = np.tensordot(-self.rest_expression * self.channel_gain,
+                               self._bases_px[:, TEETH_LINE], axes=1)
+        self.teeth_rest = self.landmarks[TEETH_LINE, :2] + self._rest_px[TEETH_LINE] + neutral
 
     def _setup_rigid(self, matte: np.ndarray) -> None:
         """Depth map, pivot and weights for head rotation; the motion-allowed mask."""
@@ -473,6 +479,6 @@ class FaceRig:
         p = self.landmarks
         rigid_v = self._rigid(p[:, :2] + d_vertices, p[:, 2], pose) * self._vertex_head_weight[:, None]
         points = p[:, :2] + d_vertices + rigid_v
-        rest = p[TEETH_LINE, :2] + self._rest_px[TEETH_LINE]
+        rest = self.teeth_rest
         teeth_line = rest + self._rigid(rest, p[TEETH_LINE, 2], pose) * self._vertex_head_weight[TEETH_LINE, None]
         return RigFrame(map_x=full[..., 0], map_y=full[..., 1], points=points, teeth_line=teeth_line)

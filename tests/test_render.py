@@ -242,3 +242,16 @@ def test_the_teeth_hang_from_the_neutral_lip_line_not_the_photos_smile(prepared,
     line2 = prep2.rig.frame(weights(), STILL).teeth_line
     photo2 = face2.landmarks[[78, *L.LIP_INNER_UPPER, 308], :2]
     assert np.abs(line2 - photo2).max() < 0.03 * prep2.rig.iod
+
+
+def test_on_a_smiling_photo_the_lower_lip_drops_right_to_the_corners(prepared):
+    """The photo's smile lifts the lip corners above the mouth centre; the jaw must still carry
+    the whole lower lip, or an open mouth keeps the smile's crescent when the smile is gone."""
+    _, prep, face = prepared
+    lower_near_corners, centre = [95, 324], 14
+    assert (face.landmarks[lower_near_corners, 1] < face.landmarks[centre, 1]).all()
+    closed = prep.rig.frame(weights(), STILL).points
+    open_ = prep.rig.frame(weights(jawOpen=0.3), STILL).points
+    drop = open_[:, 1] - closed[:, 1]
+    assert drop[lower_near_corners].min() > 0.3 * drop[centre]
+    assert np.abs(drop[[13, 0]]).max() < 0.2 * drop[centre]  # the upper lip hardly moves

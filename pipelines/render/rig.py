@@ -158,6 +158,10 @@ class FaceRig:
         lateral = 1 - _smoothstep(np.abs(u), 0.4, 1.0)
         jaw_w = _smoothstep(v, 0.0, 0.25 * chin_v) * lateral
         jaw_w[list(upper_lip)] = 0.0
+        jaw_w[v < -0.02] = 0.0
+        # The lip contours are exempt from that cut: a smiling photo lifts the lower lip's
+        # sides above the mouth centre, and a lower lip left hanging there shapes every open
+        # mouth into the smile's crescent even after the smile is taken away.
         # The lower lip hangs from the corners: it drops most in the middle, so the opening
         # is a lens, not a box with vertical sides.
         # Every vertex of the lower lip, including the mesh's mid-lip rows between its inner
@@ -166,7 +170,6 @@ class FaceRig:
         across = np.clip(1 - (u[lower_idx] / max(self.mouth_half_width, 1e-6)) ** 2, 0, 1)
         jaw_w[lower_idx] = 0.45 + 0.55 * np.sqrt(across)
         jaw_w[list(corners)] = 0.45
-        jaw_w[v < -0.02] = 0.0
         self._jaw_weight = jaw_w
         put("jawOpen", np.stack([np.zeros(n), JAW_DROP * jaw_w], axis=1))
         for name, sign in (("jawLeft", 1.0), ("jawRight", -1.0)):
@@ -277,7 +280,7 @@ class FaceRig:
         inner = contour((78,) + L.LIP_INNER_LOWER + (308,))
         outer = contour((61,) + L.LIP_OUTER_LOWER + (291,))
         span = (u > min(u[78], u[308])) & (u < max(u[78], u[308]))
-        inside = span & (v > inner) & (v < outer) & (v > 0)
+        inside = span & (v > inner) & (v < outer)
         contours = (L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER + L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER
                     + L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER)
         inside[list(contours)] = False

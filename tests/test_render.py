@@ -255,3 +255,28 @@ def test_on_a_smiling_photo_the_lower_lip_drops_right_to_the_corners(prepared):
     drop = open_[:, 1] - closed[:, 1]
     assert drop[lower_near_corners].min() > 0.3 * drop[centre]
     assert np.abs(drop[[13, 0]]).max() < 0.2 * drop[centre]  # the upper lip hardly moves
+
+
+def _teeth_extent(renderer, prep, w) -> float:
+    """Width of the visible teeth as a fraction of the mouth opening's width."""
+    f = prep.rig.frame(w, STILL)
+    img = renderer.draw(prep, f)
+    ring = f.points[list(L.INNER_LIP_RING)]
+    x0, y0 = np.floor(ring.min(0)).astype(int) - 2
+    x1, y1 = np.ceil(ring.max(0)).astype(int) + 3
+    px = img[y0:y1, x0:x1].astype(float)
+    cols = np.nonzero(((px.min(axis=2) > 150) & (np.ptp(px, axis=2) < 60)).any(axis=0))[0]
+    return (np.ptp(cols) + 1) / np.ptp(ring[:, 0]) if len(cols) else 0.0
+
+
+def test_speech_shows_the_front_teeth_and_a_smile_shows_more(closed_mouth_prepared):
+    """Teeth from corner to corner read as a grin on any talking face; a smile stretches the
+    lips over more of them."""
+    renderer, prep, _, _ = closed_mouth_prepared
+    rest = prep.rig.rest_expression
+    speech = _teeth_extent(renderer, prep, weights(rest, jawOpen=0.25))
+    smile = _teeth_extent(renderer, prep, weights(rest, jawOpen=0.25, mouthSmileLeft=1.0,
+                                                  mouthSmileRight=1.0, mouthUpperUpLeft=0.5,
+                                                  mouthUpperUpRight=0.5))
+    assert 0.3 < speech < 0.7
+    assert smile > speech + 0.1

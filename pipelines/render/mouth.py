@@ -188,9 +188,10 @@ class MouthInterior:
         gap = np.abs(np.interp(xs, other_lip[order, 0], other_lip[order, 1]) - edge_y)
         sign = 1.0 if down else -1.0
         # Teeth are shorter towards the sides (they curve away), and never fill more than half
-        # of the local gap: a small opening shows the teeth's edges over a dark gap.
+        # of the local gap: a small opening shows the teeth's edges over a dark gap. A gentle
+        # taper: a steep one left two long front teeth in the middle of the opening.
         falloff = np.sqrt(np.clip(1 - ((xs - centre_x) / half) ** 2, 0, 1))
-        profile = 0.2 + 0.8 * falloff
+        profile = 0.55 + 0.45 * falloff
         tip_y = edge_y + sign * np.minimum(height * profile, 0.5 * gap)
         if down and anchor is not None:
             # Skull-anchored tips sit just below the rest lip line: hidden at rest, uncovered

@@ -124,9 +124,11 @@ def build_ui(controller: StudioController) -> gr.Blocks:
                                           label="Intensity", scale=1, min_width=120,
                                           key=f"int-{i}", elem_id=f"intensity-{i}")
                         val = gr.Slider(-1, 1, value=row["valence"], step=0.05, label="Valence",
-                                        scale=1, min_width=120, key=f"val-{i}")
+                                        scale=1, min_width=120, key=f"val-{i}",
+                                        elem_id=f"valence-{i}")
                         aro = gr.Slider(-1, 1, value=row["arousal"], step=0.05, label="Arousal",
-                                        scale=1, min_width=120, key=f"aro-{i}")
+                                        scale=1, min_width=120, key=f"aro-{i}",
+                                        elem_id=f"arousal-{i}")
 
                     def edit(field, index=i):
                         def fn(value, sess):
@@ -136,15 +138,23 @@ def build_ui(controller: StudioController) -> gr.Blocks:
                                     "arousal": None, field: value})
                             except StudioError as e:
                                 raise gr.Error(str(e)) from None
-                            # A template scene was rewritten for the new emotion: show it.
+                            # A template scene was rewritten for the new emotion: show it. A
+                            # new category also brings its own intensity, valence and arousal:
+                            # the sliders show the values the render will use.
+                            row = segment_rows(project)[index]
                             return (timeline_figure(project), signal_rows(project),
-                                    scene_box_text(project), cue_rows(project))
+                                    scene_box_text(project), cue_rows(project),
+                                    row["intensity"], row["valence"], row["arousal"])
                         return fn
 
-                    edit_outputs = [timeline, signals, scene_text, cues]
-                    label.input(edit("label"), [label, session], edit_outputs)
+                    edit_outputs = [timeline, signals, scene_text, cues, inten, val, aro]
+                    # An edit takes a fraction of a second: no progress overlays flashing over
+                    # the slider just dragged.
+                    label.input(edit("label"), [label, session], edit_outputs,
+                                show_progress="hidden")
                     for slider, field in ((inten, "intensity"), (val, "valence"), (aro, "arousal")):
-                        slider.release(edit(field), [slider, session], edit_outputs)
+                        slider.release(edit(field), [slider, session], edit_outputs,
+                                       show_progress="hidden")
 
             with gr.Accordion("5 · Scene description (what the speaker does)", open=True):
                 gr.Markdown("An LLM (any OpenAI-compatible endpoint) or the offline template writes "

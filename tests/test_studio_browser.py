@@ -104,6 +104,15 @@ def test_upload_analyze_edit_render_and_watch(browser, studio_url, speech_script
     page.wait_for_function(
         "() => document.querySelector('#scene-text textarea').value.includes('warm;')",
         timeout=30_000)
+    # ... and the sliders show the category's own valence and arousal, which the render uses;
+    # the intensity set by hand above stays.
+    valence = page.locator("#valence-0 input[type=range]")
+    page.wait_for_function(
+        "() => parseFloat(document.querySelector('#valence-0 input[type=range]').value) > 0.5",
+        timeout=30_000)
+    assert float(page.locator("#arousal-0 input[type=range]").input_value()) > 0.2
+    assert float(valence.input_value()) == pytest.approx(0.7, abs=0.05)
+    assert float(slider.input_value()) < 0.2
     shoot(page, "3-edited")
 
     page.locator("#render-btn").click()

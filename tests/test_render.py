@@ -280,3 +280,19 @@ def test_speech_shows_the_front_teeth_and_a_smile_shows_more(closed_mouth_prepar
                                                   mouthUpperUpRight=0.5))
     assert 0.3 < speech < 0.7
     assert smile > speech + 0.1
+
+
+def test_surprise_raises_the_whole_brow_not_just_its_inner_end(prepared):
+    """AU1 + AU2: an inner brow raised far above the outer one is the oblique brow of fear."""
+    from pipelines.motion.expressions import EXPRESSIONS
+
+    _, prep, face = prepared
+    rest = prep.rig.rest_expression
+    still = prep.rig.frame(weights(rest), STILL).points
+    named = {k: v for k, v in EXPRESSIONS["surprised"].shapes.items() if not k.startswith("jaw")}
+    surprised = prep.rig.frame(weights(rest, **named), STILL).points
+    rise = still[:, 1] - surprised[:, 1]
+    for eye in L.EYE.values():
+        inner, outer = rise[list(eye["brow_inner"])].mean(), rise[list(eye["brow_outer"])].mean()
+        assert inner > 0.03 * prep.rig.iod
+        assert outer > 0.6 * inner

@@ -54,7 +54,9 @@ EXPRESSIONS: dict[str, Expression] = {
     # open. A larger held jaw swamped the visemes (lip-sync correlation 0.27 instead of 0.52
     # on the sample). Pitching the head down 6 degrees made the classifier read surprise more
     # often, but pulled the astronaut's high collar up into the background: the head goes back.
-    "surprised": Expression({"browInnerUp": 1.0, **_both("browOuterUp", 0.52),
+    # The whole brow rises (AU1 and AU2 alike): an inner brow raised above the outer one is the
+    # oblique brow of fear and worry (a second classifier read the earlier 1.0/0.52 as fear).
+    "surprised": Expression({"browInnerUp": 0.8, **_both("browOuterUp", 1.0),
                              **_both("eyeWide", 0.83), "jawOpen": 0.26, "mouthFunnel": 0.2,
                              **_both("mouthLowerDown", 0.88)},
                             posture=(0.0, -2.0, 0.0), head_gain=1.2),

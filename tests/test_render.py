@@ -296,3 +296,18 @@ def test_surprise_raises_the_whole_brow_not_just_its_inner_end(prepared):
         inner, outer = rise[list(eye["brow_inner"])].mean(), rise[list(eye["brow_outer"])].mean()
         assert inner > 0.03 * prep.rig.iod
         assert outer > 0.6 * inner
+
+
+def test_an_open_mouth_narrows_to_its_corners(closed_mouth_prepared):
+    """Near a corner the opening is a sliver, not the vertical side of a box: the corners pull
+    the upper lip beside them down with the jaw."""
+    _, prep, face, _ = closed_mouth_prepared
+    rig = prep.rig
+    f = rig.frame(weights(rig.rest_expression, jawOpen=0.5), STILL)
+    y, u = f.points @ rig.ey, (face.landmarks[:, :2] - rig.mouth_center) @ rig.ex
+    upper, lower = list(L.LIP_INNER_UPPER), list(L.LIP_INNER_LOWER)
+    gap = lambda t: np.interp(t, *zip(*sorted(zip(u[lower], y[lower])))) - np.interp(
+        t, *zip(*sorted(zip(u[upper], y[upper]))))
+    outer_point = 0.8 * max(abs(u[78]), abs(u[308]))
+    assert gap(0.0) > 0.08 * rig.iod
+    assert max(gap(outer_point), gap(-outer_point)) < 0.65 * gap(0.0)  # an ellipse: 0.6

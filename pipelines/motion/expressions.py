@@ -42,8 +42,10 @@ EXPRESSIONS: dict[str, Expression] = {
                       # A mouth bent into a deep arch opens into a thin curve that reads as
                       # closed lips: the judge's lip-sync correlation for the sample's sad
                       # render was 0.18 keeping half the frown while talking, 0.28 keeping a
-                      # quarter, 0.46 with none (but then the talking mouth no longer looked sad).
-                      while_speaking=_both("mouthFrown", 0.25)),
+                      # quarter, 0.46 with none (but then the talking mouth no longer looked
+                      # sad). Since the opening tapers to the corners (a lens, not a box), a
+                      # quarter gave 0.20 and 0.15 gives 0.28; the brows carry the sadness.
+                      while_speaking=_both("mouthFrown", 0.15)),
     # AU4 + AU5 + AU9 + AU15 + AU17 + AU24-ish lip roll: a glare with the chin up.
     "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.6),
                          **_both("noseSneer", 0.9), **_both("mouthFrown", 0.5),

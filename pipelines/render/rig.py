@@ -29,6 +29,7 @@ from . import landmarks as L
 
 # Jaw drop of the lower lip at jawOpen = 1, in inter-ocular distances.
 JAW_DROP = 0.30
+CORNER_DROP = 0.45  # the mouth corners drop this fraction of the jaw's drop
 TEETH_LINE = np.array([78, *L.LIP_INNER_UPPER, 308])
 BROW_CHANNELS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDownLeft",
                  "browDownRight")
@@ -168,8 +169,14 @@ class FaceRig:
         # and outer contours: left on the chin ramp they would lag the contours and fold the lip.
         lower_idx = list(lower_lip) + self._lower_lip_interior()
         across = np.clip(1 - (u[lower_idx] / max(self.mouth_half_width, 1e-6)) ** 2, 0, 1)
-        jaw_w[lower_idx] = 0.45 + 0.55 * np.sqrt(across)
-        jaw_w[list(corners)] = 0.45
+        jaw_w[lower_idx] = CORNER_DROP + (1 - CORNER_DROP) * np.sqrt(across)
+        jaw_w[list(corners)] = CORNER_DROP
+        # The corners pull the upper lip beside them down too (it is stretched, not lifted),
+        # so the opening narrows to a point at each corner: with the upper lip held still the
+        # dropped corners drew a box with vertical sides, dark wings beside the teeth.
+        upper_idx = list(upper_lip)
+        from_centre = np.clip(np.abs(u[upper_idx]) / max(self.mouth_half_width, 1e-6), 0, 1)
+        jaw_w[upper_idx] = CORNER_DROP * from_centre ** 2
         self._jaw_weight = jaw_w
         put("jawOpen", np.stack([np.zeros(n), JAW_DROP * jaw_w], axis=1))
         for name, sign in (("jawLeft", 1.0), ("jawRight", -1.0)):

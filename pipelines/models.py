@@ -65,8 +65,12 @@ def resolve_model_source(model: str, what: str, marker: str = "config.json") -> 
             f"downloaded while the studio works.") from None
 
 
-def resolve_device(device: str, what: str):
-    """A torch device for `device` ("cpu", "cuda", "cuda:N" or "auto")."""
+EMOTION_ON_CPU = "Set emotion.device to cpu or auto in the preset"
+
+
+def resolve_device(device: str, what: str, instead: str | None = None):
+    """A torch device for `device` ("cpu", "cuda", "cuda:N" or "auto"). `instead` is what to
+    do without a GPU (default: run this model on the CPU)."""
     import torch
 
     want = (device or "cpu").strip().lower()
@@ -80,5 +84,6 @@ def resolve_device(device: str, what: str):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"The {what} needs an NVIDIA GPU (device '{device}'), but this computer "
                          "has no CUDA device that PyTorch can use.",
-                         "Use the CPU renderer, or run on a machine with a CUDA GPU.")
+                         f"{instead or f'Set the {what} device to cpu or auto'}, or run on a "
+                         "machine with a CUDA GPU.")
     return dev

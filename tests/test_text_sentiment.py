@@ -213,6 +213,17 @@ def test_transformers_missing_folder(tmp_path):
     assert "\n" not in str(err.value)
 
 
+def test_a_gpu_device_without_a_gpu_says_how_to_run_on_the_cpu(tiny_models):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(InputError) as err:
+        TransformersTextSentiment(str(tiny_models["emotion"]), device="cuda")("hello")
+    assert "needs an NVIDIA GPU" in str(err.value)
+    assert "emotion.device" in str(err.value) and "CPU renderer" not in str(err.value)
+
+
 def test_transformers_invalid_folder(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(MissingWeightsError) as err:

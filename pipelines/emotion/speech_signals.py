@@ -510,9 +510,9 @@ class _TransformersAudioBackend:
             with self._lock:
                 if self._model is None:
                     source = resolve_model_source(self.model_id, self.kind.capitalize())
-                    from ..models import resolve_device
+                    from ..models import EMOTION_ON_CPU, resolve_device
 
-                    self.device = str(resolve_device(self.device, self.kind))
+                    self.device = str(resolve_device(self.device, self.kind, instead=EMOTION_ON_CPU))
                     try:
                         import torch  # noqa: F401
                         import transformers  # noqa: F401

@@ -406,9 +406,9 @@ class TransformersTextSentiment:
         self._model = model
 
     def _resolve_device(self, torch):
-        from ..models import resolve_device
+        from ..models import EMOTION_ON_CPU, resolve_device
 
-        return resolve_device(self.device, "text emotion model")
+        return resolve_device(self.device, "text emotion model", instead=EMOTION_ON_CPU)
 
     # ---- inference ------------------------------------------------------------------------------
 

@@ -116,7 +116,8 @@ class DiffusionRenderer:
         from ..models import resolve_device
 
         try:
-            return resolve_device(self.settings.device, "diffusion renderer")
+            return resolve_device(self.settings.device, "diffusion renderer",
+                                  instead="Use the CPU renderer")
         except InputError as e:
             raise DiffusionUnavailableError(e.message, e.hint) from None
 

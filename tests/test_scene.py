@@ -131,6 +131,16 @@ def test_a_json_answer_becomes_editable_text_with_the_same_cues(request_):
     assert cues[2].start <= never.start <= cues[2].end
 
 
+def test_an_llm_cue_anchors_to_a_spoken_phrase_as_the_text_does(request_):
+    """The "word" of a JSON cue may be a phrase or carry capitals and punctuation."""
+    answer = json.dumps({"description": "", "cues": [{"kind": "nod", "word": "John Dashwood,"},
+                                                     {"kind": "shake", "word": "might never"}]})
+    nod, shake = parse_scene_text(answer_to_scene_text(answer, request_), request_.context)
+    said = {w.text: w for w in request_.words}
+    assert nod.start <= said["john"].start and nod.end >= said["dashwood"].end
+    assert shake.start <= said["might"].start and shake.end >= said["never"].end
+
+
 @pytest.mark.parametrize("answer", ["", "   ", "<html><body>502 Bad Gateway</body></html>",
                                     "\x00\x01\x02 ### 12 34 56 @@", '{"cues": "none"}'])
 def test_garbage_answers_are_refused(answer, request_):

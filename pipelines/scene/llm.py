@@ -16,7 +16,7 @@ import time
 
 from ..errors import LLMUnavailableError
 from ..settings import SceneSettings
-from .parser import cue_line
+from .parser import cue_line, find_words
 from .request import KIND_NAMES, SceneRequest, build_messages
 from ..types import SceneCue
 
@@ -167,10 +167,9 @@ def _valid_cue(cue, request: SceneRequest) -> SceneCue | None:
     start, end = _number(cue.get("start")), _number(cue.get("end"))
     word = cue.get("word")
     if isinstance(word, str) and word.strip() and (start is None or end is None):
-        target = word.strip().strip(".,!?\"'").lower()
-        hit = next((w for w in request.words if w.text.lower().strip(".,!?\"'") == target), None)
+        hit = find_words(word, tuple(request.words))
         if hit is not None:
-            start, end = hit.start - 0.1, hit.end + 0.3
+            start, end = hit[0] - 0.1, hit[1] + 0.3
     if start is None:
         return None
     if end is None or end <= start:

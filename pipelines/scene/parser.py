@@ -171,7 +171,7 @@ def _word_anchors(sentence: str, ctx: SceneContext, after: float):
     """(char start, char end, (t0, t1)) for each spoken word the sentence names."""
     out = []
     for m in list(WORD_ANCHOR.finditer(sentence)) + list(STARRED.finditer(sentence)):
-        hit = _find_words(m.group(1), ctx.words, after)
+        hit = find_words(m.group(1), ctx.words, after)
         if hit is not None and all(not (m.start() < e and m.end() > s) for s, e, _ in out):
             out.append((m.start(), m.end(), hit))
     return out
@@ -234,7 +234,9 @@ def _norm(token: str) -> str:
     return re.sub(r"[^a-z0-9']", "", token.lower())
 
 
-def _find_words(phrase: str, words: tuple[Word, ...], after: float) -> tuple[float, float] | None:
+def find_words(phrase: str, words: tuple[Word, ...], after: float = 0.0) -> tuple[float, float] | None:
+    """Start and end of the first time `phrase` is spoken (at or after `after` if it is spoken
+    again later), matching words without case or punctuation."""
     target = [_norm(t) for t in phrase.split() if _norm(t)]
     if not target or not words:
         return None

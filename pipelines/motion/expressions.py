@@ -45,7 +45,11 @@ EXPRESSIONS: dict[str, Expression] = {
                       # quarter, 0.46 with none (but then the talking mouth no longer looked
                       # sad). Since the opening tapers to the corners (a lens, not a box), a
                       # quarter gave 0.20 and 0.15 gives 0.28; the brows carry the sadness.
-                      while_speaking=_both("mouthFrown", 0.15)),
+                      # The frown's lower lip, bent up at the sides, barely parts for a word:
+                      # letting it drop while talking took the sync from 0.28 to 0.41 (0.53
+                      # at 0.6, where the mouth began to look pleading).
+                      while_speaking={**_both("mouthFrown", 0.15),
+                                      **_both("mouthLowerDown", 0.3)}),
     # AU4 + AU5 + AU9 + AU15 + AU17 + AU24-ish lip roll: a glare with the chin up.
     "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.6),
                          **_both("noseSneer", 0.9), **_both("mouthFrown", 0.5),

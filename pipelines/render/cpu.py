@@ -11,7 +11,7 @@ from ..face.describe import rest_expression
 from ..native import quiet_native_stderr
 from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
-from .mouth import MouthInterior, close_mouth_plate, paint_out_corner_lines, photo_mouth_open
+from .mouth import MouthInterior, close_mouth_plate, photo_mouth_open
 from .rig import GLASSES_BROW_GAIN, FaceRig
 
 
@@ -22,10 +22,6 @@ class PreparedPortrait:
     plate: np.ndarray  # framed portrait with the photo's mouth opening painted over
     rig: FaceRig
     mouth: MouthInterior
-    # A closed-mouth photo's plate with its lip line's corner ends painted out, and the box
-    # where it differs: faded in as the mouth opens (`CpuRenderer.draw`).
-    open_plate: np.ndarray | None = None
-    open_box: tuple[slice, slice] = (slice(0, 0), slice(0, 0))
 
 
 class PersonMatte:
@@ -62,14 +58,9 @@ class CpuRenderer:
                       rest_expression=rest_expression(face.landmarks),
                       brow_gain=GLASSES_BROW_GAIN if face.glasses else 1.0)
         plate = close_mouth_plate(framed, face.landmarks, rig.iod)
-        open_photo = photo_mouth_open(face.landmarks, rig.iod)
         mouth = MouthInterior(plate, face.landmarks, rig.iod, teeth=self.settings.teeth,
-                              seam=open_photo)
-        prepared = PreparedPortrait(plate=plate, rig=rig, mouth=mouth)
-        if not open_photo:
-            prepared.open_plate, prepared.open_box = paint_out_corner_lines(
-                plate, face.landmarks, rig.iod)
-        return prepared
+                              seam=photo_mouth_open(face.landmarks, rig.iod))
+        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth)
 
     def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,
                      head_pose: np.ndarray) -> np.ndarray:
@@ -77,26 +68,9 @@ class CpuRenderer:
 
     def draw(self, prepared: PreparedPortrait, f) -> np.ndarray:
         """The frame for an already computed rig deformation (`FaceRig.frame`)."""
-        out = cv2.remap(self._plate_for(prepared, f), f.map_x, f.map_y, cv2.INTER_LINEAR,
+        out = cv2.remap(prepared.plate, f.map_x, f.map_y, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
         return prepared.mouth.composite(out, f.points, f.teeth_line)
-
-    @staticmethod
-    def _plate_for(prepared: PreparedPortrait, f) -> np.ndarray:
-        """The plate, with the corner-painted one faded in over its box as the lips part
-        (fully at a gap of a tenth of the eye distance)."""
-        if prepared.open_plate is None:
-            return prepared.plate
-        gap = float(np.linalg.norm(f.points[14] - f.points[13])) / prepared.rig.iod
-        amount = float(np.clip((gap - 0.02) / 0.08, 0.0, 1.0))
-        if amount <= 0:
-            return prepared.plate
-        plate = prepared.plate.copy()
-        box = prepared.open_box
-        mixed = (prepared.plate[box].astype(np.float32) * (1 - amount)
-                 + prepared.open_plate[box].astype(np.float32) * amount)
-        plate[box] = np.round(mixed).astype(np.uint8)
-        return plate
 
     def frames(self, prepared: PreparedPortrait, motion: MotionTrack, job=None) -> Iterator[np.ndarray]:
         """Frame by frame (`job`, the diffusion renderer's prompt and progress, is not needed)."""

@@ -68,29 +68,6 @@ def teeth_half_span(mouth_width: float, neutral_width: float | None) -> float:
     return fraction * mouth_width
 
 
-def paint_out_corner_lines(image: np.ndarray, landmarks: np.ndarray,
-                           iod: float) -> tuple[np.ndarray, tuple[slice, slice]]:
-    """Closed lips meet in a dark line that runs on past the opening's corners (between the
-    mesh's inner and outer mouth corners, and into the creases beyond). An opening mouth
-    stretches those ends into thin dark cracks beside it. Returns the image with them painted
-    out, and the box (rows, columns) outside which it is unchanged. At rest the photo's own
-    corners look right: the renderer fades this in only as the mouth opens."""
-    p = landmarks[:, :2]
-    mask = np.zeros(image.shape[:2], np.uint8)
-    for inner, outer in ((78, 61), (308, 291)):
-        along = p[outer] - p[inner]
-        along = along / max(float(np.linalg.norm(along)), 1e-6)
-        start = p[inner] - 0.02 * iod * along
-        end = p[outer] + 0.1 * iod * along
-        cv2.line(mask, tuple(int(v) for v in np.round(start)), tuple(int(v) for v in np.round(end)),
-                 255, max(1, int(round(0.03 * iod))))
-    painted = cv2.inpaint(image, (mask > 0).astype(np.uint8), 3, cv2.INPAINT_TELEA)
-    rows, cols = np.nonzero(np.any(painted != image, axis=2))
-    if len(rows) == 0:
-        return painted, (slice(0, 0), slice(0, 0))
-    return painted, (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-
-
 class MouthInterior:
     def __init__(self, image: np.ndarray, landmarks: np.ndarray, iod: float, teeth: bool = True,
                  seam: bool = True):

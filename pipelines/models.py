@@ -82,8 +82,8 @@ def resolve_device(device: str, what: str, instead: str | None = None):
         raise InputError(f"Unknown device '{device}' for the {what}.",
                          "Use 'cpu', 'cuda', 'cuda:N' or 'auto'.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
+        instead = instead or f"Set the {what} device to cpu or auto"
         raise InputError(f"The {what} needs an NVIDIA GPU (device '{device}'), but this computer "
                          "has no CUDA device that PyTorch can use.",
-                         f"{instead or f'Set the {what} device to cpu or auto'}, or run on a "
-                         "machine with a CUDA GPU.")
+                         f"{instead}, or run on a machine with a CUDA GPU.")
     return dev

@@ -158,11 +158,10 @@ class FaceRig:
         chin_v = v[L.CHIN]
         lateral = 1 - _smoothstep(np.abs(u), 0.4, 1.0)
         jaw_w = _smoothstep(v, 0.0, 0.25 * chin_v) * lateral
-        jaw_w[list(upper_lip)] = 0.0
         jaw_w[v < -0.02] = 0.0
-        # The lip contours are exempt from that cut: a smiling photo lifts the lower lip's
-        # sides above the mouth centre, and a lower lip left hanging there shapes every open
-        # mouth into the smile's crescent even after the smile is taken away.
+        # The lips get their own weights below, exempt from that cut: a smiling photo lifts the
+        # lower lip's sides above the mouth centre, and a lower lip left hanging there shapes
+        # every open mouth into the smile's crescent even after the smile is taken away.
         # The lower lip hangs from the corners: it drops most in the middle, so the opening
         # is a lens, not a box with vertical sides.
         # Every vertex of the lower lip, including the mesh's mid-lip rows between its inner

@@ -16,9 +16,10 @@ def _box(face, ids, pad):
 
 
 def _cavity_pixels(img, region) -> int:
-    """Pixels that look like the inside of a mouth: dark and red (not skin, lips or teeth)."""
+    """Pixels that look like the inside of a mouth: dark and red (not skin, teeth, or lips,
+    even along the darker line where closed lips meet)."""
     px = img[region].astype(float)
-    return int(((px.mean(axis=2) < 110) & (px[..., 0] - px[..., 1] > 15)).sum())
+    return int(((px.mean(axis=2) < 90) & (px[..., 0] - px[..., 1] > 15)).sum())
 
 
 def _interior_pixels(img, region) -> int:
@@ -311,3 +312,25 @@ def test_an_open_mouth_narrows_to_its_corners(closed_mouth_prepared):
     outer_point = 0.8 * max(abs(u[78]), abs(u[308]))
     assert gap(0.0) > 0.08 * rig.iod
     assert max(gap(outer_point), gap(-outer_point)) < 0.65 * gap(0.0)  # an ellipse: 0.6
+
+
+def test_a_smiling_photo_keeps_its_lips_when_its_teeth_are_painted_out(prepared):
+    """Painting out the smile's teeth must not take the thin, stretched lips with it: the
+    closed mouth shows lips, darker and redder than the skin, not a pale blur."""
+    renderer, prep, _ = prepared
+    f = prep.rig.frame(weights(prep.rig.rest_expression), STILL)
+    img = renderer.draw(prep, f).astype(float)
+
+    def sample(points):
+        return np.array([img[int(round(y)), int(round(x))] for x, y in points])
+
+    p = f.points
+    lips = np.concatenate([
+        sample(((p[list(outer)] + p[list(inner)]) / 2)[2:-2])
+        for outer, inner in ((L.LIP_OUTER_UPPER, L.LIP_INNER_UPPER),
+                             (L.LIP_OUTER_LOWER, L.LIP_INNER_LOWER))])
+    skin = sample(p[[50, 280, 101, 330, 200, 421]])
+    assert lips.mean() < skin.mean() - 25
+    redness = lambda px: (px[:, 0] - px[:, 2]).mean()
+    assert redness(lips) > redness(skin) + 5
+

@@ -334,3 +334,17 @@ def test_a_smiling_photo_keeps_its_lips_when_its_teeth_are_painted_out(prepared)
     redness = lambda px: (px[:, 0] - px[:, 2]).mean()
     assert redness(lips) > redness(skin) + 5
 
+
+def test_rounded_lips_cover_more_of_the_teeth(closed_mouth_prepared, monkeypatch):
+    """A tall round opening (surprise) shows the edges of the teeth, not a block of them."""
+    from pipelines.render import mouth
+
+    renderer, prep, face, _ = closed_mouth_prepared
+    f = prep.rig.frame(weights(prep.rig.rest_expression, jawOpen=0.7, mouthFunnel=1.0), STILL)
+    ring = f.points[list(L.INNER_LIP_RING)]
+    assert np.ptp(ring[:, 1]) > 0.6 * np.ptp(ring[:, 0])  # well over half as tall as wide
+    region = _box(face, L.INNER_LIP_RING, pad=8)
+    rounded = _teeth_pixels(renderer.draw(prep, f), region)
+    monkeypatch.setattr(mouth, "ROUND_COVER", 0.0)
+    uncovered = _teeth_pixels(renderer.draw(prep, f), region)
+    assert 0 < rounded < 0.75 * uncovered

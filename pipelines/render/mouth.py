@@ -113,6 +113,18 @@ def teeth_half_span(mouth_width: float, neutral_width: float | None) -> float:
     return fraction * mouth_width
 
 
+# Rounded lips (an "O" taller than it is wide, as in surprise) push forward over the upper
+# teeth: past ROUND_FROM (opening height over width) the teeth show less, down to
+# 1 - ROUND_COVER of their length at ROUND_FULL. Full-length teeth in a narrow round opening
+# stood in it as a block of two buck teeth.
+ROUND_FROM, ROUND_FULL, ROUND_COVER = 0.35, 0.85, 0.6
+
+
+def teeth_shown(opening: float, mouth_width: float) -> float:
+    roundness = opening / max(mouth_width, 1e-6)
+    return 1.0 - ROUND_COVER * float(np.clip((roundness - ROUND_FROM) / (ROUND_FULL - ROUND_FROM), 0, 1))
+
+
 SEAM_DARKNESS = 0.6  # of 0.55: how much the line between closed lips darkens them
 
 
@@ -180,7 +192,8 @@ class MouthInterior:
             interior = self._tongue(interior, lower - off, mouth_w, opening)
             interior = self._teeth_row(interior, upper - off, lower - off, half, down=True,
                                        opening=opening,
-                                       anchor=None if teeth_line is None else teeth_line - off)
+                                       anchor=None if teeth_line is None else teeth_line - off,
+                                       show=teeth_shown(opening, mouth_w))
             interior = self._teeth_row(interior, lower - off, upper - off, half, down=False,
                                        opening=opening)
 
@@ -223,7 +236,8 @@ class MouthInterior:
         return frame
 
     def _teeth_row(self, img: np.ndarray, lip: np.ndarray, other_lip: np.ndarray, half: float,
-                   down: bool, opening: float = 0.0, anchor: np.ndarray | None = None) -> np.ndarray:
+                   down: bool, opening: float = 0.0, anchor: np.ndarray | None = None,
+                   show: float = 1.0) -> np.ndarray:
         """A row of teeth following a lip line, `half` wide on each side of the mouth's centre:
         upper teeth hang down from the upper lip; the lower row shows only when the jaw is well
         open."""
@@ -253,6 +267,7 @@ class MouthInterior:
             # A dark band always stays between the teeth and the lower lip: an opening that
             # reads as closed lips (teeth to the lip) loses the lip sync.
             tip_y = np.minimum(np.maximum(tip_y, skull_tip), edge_y + 0.7 * gap)
+        tip_y = edge_y + show * (tip_y - edge_y)
         base_y = edge_y - sign * 0.05 * self.iod
         poly = np.concatenate([np.stack([xs, base_y], 1), np.stack([xs[::-1], tip_y[::-1]], 1)])
         m = np.zeros(img.shape[:2], np.uint8)

@@ -408,7 +408,7 @@ def test_happy_overlay_raises_smile_in_its_segment_only(speech_case):
 def test_each_emotion_drives_its_action_units(speech_case, label, channel):
     tr, pros, dur = speech_case
     m = run(tr, pros, dur, emotion=EmotionTrack([SegmentEmotion(Segment(0, dur), label, 1.0)]))
-    # Median over a clip that is mostly speech: a sad frown eases to 0.15 while talking.
+    # Median over a clip that is mostly speech: a sad frown eases to 0.7 while talking.
     assert np.median(m.column(channel)) > 0.12
     half = run(tr, pros, dur, emotion=EmotionTrack([SegmentEmotion(Segment(0, dur), label, 0.5)]))
     assert np.median(half.column(channel)) < np.median(m.column(channel))
@@ -417,7 +417,8 @@ def test_each_emotion_drives_its_action_units(speech_case, label, channel):
 @pytest.mark.parametrize("label", ["sad", "angry"])
 def test_lip_closing_expressions_give_way_to_speech(speech_case, label):
     """A sad or angry face presses its lips and raises its chin in pauses, but still opens
-    its mouth for every word: the jaw moves as it does in a neutral take."""
+    its mouth for every word: the jaw follows the words as in a neutral take (an angry one
+    as far, a sad one, low in energy, less far)."""
     tr, pros, dur = speech_case
     m = run(tr, pros, dur, emotion=EmotionTrack([SegmentEmotion(Segment(0, dur), label, 1.0)]))
     neutral = run(tr, pros, dur)
@@ -426,11 +427,15 @@ def test_lip_closing_expressions_give_way_to_speech(speech_case, label):
     chin = m.column("mouthShrugLower")
     assert chin[pause].min() > 0.3
     assert chin[speech].mean() < 0.25 * chin[pause].min()
-    np.testing.assert_allclose(m.column("jawOpen")[speech].mean(),
-                               neutral.column("jawOpen")[speech].mean(), rtol=0.15)
-    if label == "sad":  # the corners stay down a little while talking, fully in pauses
+    jaw, neutral_jaw = m.column("jawOpen")[speech], neutral.column("jawOpen")[speech]
+    assert np.corrcoef(jaw, neutral_jaw)[0, 1] > 0.95
+    if label == "angry":
+        np.testing.assert_allclose(jaw.mean(), neutral_jaw.mean(), rtol=0.15)
+    else:
+        assert 0.55 < jaw.mean() / neutral_jaw.mean() < 0.9
+    if label == "sad":  # the corners stay well down while talking, fully in pauses
         frown = m.column("mouthFrownLeft")
-        assert frown[pause].min() > 0.9 and 0.15 < frown[speech].mean() < 0.6
+        assert frown[pause].min() > 0.9 and 0.5 < frown[speech].mean() < 0.9
         # ... and the lower lip, which the frown bends up, drops for the words.
         lower = m.column("mouthLowerDownLeft")
         assert lower[pause].max() < 0.05 and lower[speech].mean() > 0.1

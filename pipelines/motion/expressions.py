@@ -24,6 +24,7 @@ class Expression:
     # Lip channels while the jaw articulates, where they differ from `shapes`; the lip
     # closers (LIP_CLOSERS) go to 0 unless listed here.
     while_speaking: dict[str, float] = field(default_factory=dict)
+    articulation: float = 1.0  # scales the speech mouth at intensity 1 (on top of arousal)
 
 
 EXPRESSIONS: dict[str, Expression] = {
@@ -39,17 +40,18 @@ EXPRESSIONS: dict[str, Expression] = {
                        "mouthShrugLower": 0.8, **_both("eyeBlink", 0.3),
                        **_both("eyeLookDown", 0.25)},
                       posture=(0.0, 2.8, 0.0), head_gain=0.6,
-                      # A mouth bent into a deep arch opens into a thin curve that reads as
-                      # closed lips: the judge's lip-sync correlation for the sample's sad
-                      # render was 0.18 keeping half the frown while talking, 0.28 keeping a
-                      # quarter, 0.46 with none (but then the talking mouth no longer looked
-                      # sad). Since the opening tapers to the corners (a lens, not a box), a
-                      # quarter gave 0.20 and 0.15 gives 0.28; the brows carry the sadness.
+                      # The frown stays on while talking: with only 0.15 of it the talking
+                      # mouth kept the smiling photo's curve and both expression classifiers
+                      # read every word as happy or fearful. A sad voice also moves the lips
+                      # less. Once the repainted lips and the darker seam let the judge's
+                      # landmarks follow an arched mouth, on the sample: 0.7 of the frown with
+                      # 0.75 articulation gave lip sync 0.46 (0.41 before, with 0.15 and full
+                      # articulation); a full frown fell to 0.36, full articulation to 0.38.
                       # The frown's lower lip, bent up at the sides, barely parts for a word:
-                      # letting it drop while talking took the sync from 0.28 to 0.41 (0.53
-                      # at 0.6, where the mouth began to look pleading).
-                      while_speaking={**_both("mouthFrown", 0.15),
-                                      **_both("mouthLowerDown", 0.3)}),
+                      # it drops while talking (mouthLowerDown).
+                      while_speaking={**_both("mouthFrown", 0.7),
+                                      **_both("mouthLowerDown", 0.3)},
+                      articulation=0.75),
     # AU4 + AU5 + AU9 + AU15 + AU17 + AU24-ish lip roll: a glare with the chin up.
     "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.6),
                          **_both("noseSneer", 0.9), **_both("mouthFrown", 0.5),
@@ -62,8 +64,13 @@ EXPRESSIONS: dict[str, Expression] = {
     # often, but pulled the astronaut's high collar up into the background: the head goes back.
     # The whole brow rises (AU1 and AU2 alike): an inner brow raised above the outer one is the
     # oblique brow of fear and worry (a second classifier read the earlier 1.0/0.52 as fear).
+    # The lips round (funnel 0.4, was 0.2) and the eyes open fully: once the smiling sample's
+    # lips were repainted, its closed and half-open frames read happy (a second classifier:
+    # surprise 0.35 vs happy 0.44); with rounder lips and wider eyes, 0.50 vs 0.30. A funnel
+    # of 0.6 read better still but took the lip sync of the closed-mouth sample from 0.30 to
+    # 0.13 (0.38 on the smiling one, 0.44 before).
     "surprised": Expression({"browInnerUp": 0.8, **_both("browOuterUp", 1.0),
-                             **_both("eyeWide", 0.83), "jawOpen": 0.26, "mouthFunnel": 0.2,
+                             **_both("eyeWide", 1.0), "jawOpen": 0.26, "mouthFunnel": 0.4,
                              **_both("mouthLowerDown", 0.88)},
                             posture=(0.0, -2.0, 0.0), head_gain=1.2),
     # AU1 + AU2 + AU4 + AU5 + AU20.
@@ -130,6 +137,7 @@ def expression_overlay(times: np.ndarray, emotion: EmotionTrack | None, strength
         articulation += w * 0.25 * arousal * min(1.0, 0.5 + amount)
         if amount <= 0 or not w.any():
             continue
+        articulation += w * amount * (expr.articulation - 1.0)
         if seg.label not in KEEPS_REST:
             suppress += w * min(1.0, amount)
         talking = {**expr.shapes, **{c: 0.0 for c in LIP_CLOSERS}, **expr.while_speaking}
@@ -142,7 +150,7 @@ def expression_overlay(times: np.ndarray, emotion: EmotionTrack | None, strength
     # photo smiles as much as happy on a neutral one, not twice as much.
     kept_rest = rest[None, :] * (1 - np.clip(suppress, 0, 1))[:, None]
     return ExpressionLayer(np.maximum(shapes, kept_rest), np.maximum(speaking, kept_rest), posture,
-                           np.clip(gain, 0.2, 2.0), np.clip(articulation, 0.7, 1.3))
+                           np.clip(gain, 0.2, 2.0), np.clip(articulation, 0.6, 1.3))
 
 
 def while_talking(layer: ExpressionLayer, speech_jaw: np.ndarray, fps: float) -> np.ndarray:

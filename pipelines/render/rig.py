@@ -30,7 +30,7 @@ from . import landmarks as L
 # Jaw drop of the lower lip at jawOpen = 1, in inter-ocular distances.
 JAW_DROP = 0.30
 CORNER_DROP = 0.45  # the mouth corners drop this fraction of the jaw's drop
-TEETH_LINE = np.array([78, *L.LIP_INNER_UPPER, 308])
+TEETH_LINE = np.array(L.INNER_UPPER_LINE)
 BROW_CHANNELS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDownLeft",
                  "browDownRight")
 GLASSES_BROW_GAIN = 0.3
@@ -283,7 +283,7 @@ class FaceRig:
             order = np.argsort(u[ids])
             return np.interp(u, u[ids][order], v[ids][order])
 
-        inner = contour((78,) + L.LIP_INNER_LOWER + (308,))
+        inner = contour(L.INNER_LOWER_LINE)
         outer = contour((61,) + L.LIP_OUTER_LOWER + (291,))
         span = (u > min(u[78], u[308])) & (u < max(u[78], u[308]))
         inside = span & (v > inner) & (v < outer)

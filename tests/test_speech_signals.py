@@ -14,6 +14,7 @@ import pytest
 
 from pipelines.errors import InputError, MissingWeightsError
 from pipelines.types import EMOTIONS, Segment, SignalEstimate
+from tiny_emotion import tiny_wav2vec2_config
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -187,45 +188,19 @@ def test_importing_the_module_does_not_import_transformers():
 # Heavy backends with tiny models
 # --------------------------------------------------------------------------------------------
 
-def _tiny_config(**extra):
-    from transformers import Wav2Vec2Config
-
-    return Wav2Vec2Config(
-        vocab_size=8, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=20, conv_dim=(16, 16), conv_kernel=(10, 3), conv_stride=(5, 2),
-        num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, classifier_proj_size=8,
-        mask_time_prob=0.0, **extra)
-
-
 @pytest.fixture(scope="module")
 def tiny_ser_model(tmp_path_factory):
-    import torch
-    from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+    from tiny_emotion import build_tiny_speech_emotion
 
-    torch.manual_seed(0)
-    labels = ["neu", "hap", "sad", "ang"]
-    model = Wav2Vec2ForSequenceClassification(_tiny_config(
-        num_labels=4, id2label=dict(enumerate(labels)),
-        label2id={k: i for i, k in enumerate(labels)}))
-    folder = tmp_path_factory.mktemp("tiny_ser")
-    model.save_pretrained(folder)
-    Wav2Vec2FeatureExtractor().save_pretrained(folder)
-    return folder
+    return build_tiny_speech_emotion(tmp_path_factory.mktemp("tiny_ser"))
 
 
 @pytest.fixture(scope="module")
 def tiny_va_model(tmp_path_factory):
-    import torch
-    from transformers import Wav2Vec2FeatureExtractor
-    from pipelines.emotion.speech_signals import Wav2Vec2ForValenceArousal
+    from tiny_emotion import build_tiny_valence_arousal
 
-    torch.manual_seed(0)
-    model = Wav2Vec2ForValenceArousal(_tiny_config())
-    folder = tmp_path_factory.mktemp("tiny_va")
-    model.save_pretrained(folder)
-    Wav2Vec2FeatureExtractor().save_pretrained(folder)
-    bare = tmp_path_factory.mktemp("tiny_va_no_extractor")
-    model.save_pretrained(bare)  # no preprocessor_config.json: defaults are used
+    folder, bare = tmp_path_factory.mktemp("tiny_va"), tmp_path_factory.mktemp("tiny_va_no_extractor")
+    build_tiny_valence_arousal(folder, bare)  # bare: no preprocessor_config.json, defaults used
     return folder, bare
 
 
@@ -300,7 +275,7 @@ def test_missing_or_invalid_models_raise_one_clear_error(tmp_path, calm_then_aro
         assert f"hf download {hub_id}" in msg
     # A speech model without an emotion head is refused, not silently randomised.
     base = tmp_path / "base"
-    Wav2Vec2Model(_tiny_config()).save_pretrained(base)
+    Wav2Vec2Model(tiny_wav2vec2_config()).save_pretrained(base)
     _assert_missing(lambda: Wav2Vec2ValenceArousal(str(base)).load(), "head")
     _assert_missing(lambda: TransformersSpeechEmotion(str(base)).load(), "head")
 
@@ -310,7 +285,7 @@ def test_classifier_without_emotion_labels_is_refused(tmp_path):
     from pipelines.emotion.speech_signals import TransformersSpeechEmotion
 
     folder = tmp_path / "generic"
-    Wav2Vec2ForSequenceClassification(_tiny_config(num_labels=3)).save_pretrained(folder)
+    Wav2Vec2ForSequenceClassification(tiny_wav2vec2_config(num_labels=3)).save_pretrained(folder)
     Wav2Vec2FeatureExtractor().save_pretrained(folder)
     _assert_missing(lambda: TransformersSpeechEmotion(str(folder)).load(), "labels")
 

@@ -14,6 +14,7 @@ from pipelines.emotion.text_sentiment import (
 )
 from pipelines.errors import InputError, MissingWeightsError
 from pipelines.types import EMOTIONS
+from tiny_emotion import build_tiny_classifier
 
 def top(est) -> str:
     return max(est.probs, key=est.probs.get)
@@ -109,38 +110,6 @@ def test_vader_rejects_non_text(vader):
 # --------------------------------------------------------------------------------------------
 # Transformers, on tiny models built here (nothing from the hub)
 # --------------------------------------------------------------------------------------------
-
-WORDS = ("i am so happy glad joy love great good wonderful sad cry lost miss bad terrible awful "
-         "angry hate furious mad the a is was it this that day news today very not and you we "
-         "they he she of to in on for with my your feel felt really").split()
-
-
-def build_tiny_classifier(path, labels: list[str], dominant: int | None = None):
-    """A 2-layer BERT sequence classifier with its own vocabulary. With `dominant`, the
-    classifier's weights are zeroed and its bias makes that label win for any input."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
-
-    path.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(dict.fromkeys(WORDS))
-    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizer(vocab_file=str(path / "vocab.txt"), do_lower_case=True,
-                              model_max_length=32)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=37, max_position_embeddings=64,
-                        num_labels=len(labels), id2label=dict(enumerate(labels)),
-                        label2id={n: i for i, n in enumerate(labels)})
-    model = BertForSequenceClassification(config).eval()
-    if dominant is not None:
-        with torch.no_grad():
-            model.classifier.weight.zero_()
-            model.classifier.bias.fill_(-4.0)
-            model.classifier.bias[dominant] = 4.0
-    model.save_pretrained(str(path))
-    tokenizer.save_pretrained(str(path))
-    return path
-
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):

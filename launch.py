@@ -57,6 +57,9 @@ def _add_emotion_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text-model", help="transformers text-classification model for text sentiment")
     g.add_argument("--speech-emotion-model", help="transformers audio-classification model (SER)")
     g.add_argument("--valence-arousal-model", help="wav2vec2 valence/arousal regressor")
+    g.add_argument("--emotion-device", metavar="DEVICE",
+                   help="where these models run: cpu (default), cuda, cuda:N, or auto (the GPU "
+                        "when PyTorch sees one)")
 
 
 def _emotion_model_overrides(args) -> dict:
@@ -68,6 +71,8 @@ def _emotion_model_overrides(args) -> dict:
         value = getattr(args, flag, None)
         if value:
             e[backend_key], e[model_key] = backend, value
+    if getattr(args, "emotion_device", None):
+        e["device"] = args.emotion_device
     return {"emotion": e} if e else {}
 
 
@@ -256,8 +261,8 @@ def cmd_demo(args) -> int:
                  "emotion", "emotion_track", "scene", "scene_file", "llm_base_url", "llm_model",
                  "llm_timeout", "renderer", "diffusion_model", "diffusion_steps",
                  "diffusion_device", "diffusion_dtype", "diffusion_offload",
-                 "text_model", "speech_emotion_model",
-                 "valence_arousal_model", "max_duration", "project_out", "motion_out"):
+                 "text_model", "speech_emotion_model", "valence_arousal_model", "emotion_device",
+                 "max_duration", "project_out", "motion_out"):
         setattr(args, name, getattr(args, name, None))
     args.quiet = False
     return cmd_render(args)

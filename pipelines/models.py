@@ -65,7 +65,7 @@ def resolve_model_source(model: str, what: str, marker: str = "config.json") -> 
             f"downloaded while the studio works.") from None
 
 
-EMOTION_ON_CPU = "Set emotion.device to cpu or auto in the preset"
+EMOTION_ON_CPU = "Use --emotion-device cpu or auto (emotion.device in a preset)"
 
 
 def resolve_device(device: str, what: str, instead: str | None = None):

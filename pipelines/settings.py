@@ -58,7 +58,7 @@ class EmotionSettings:
     speech_model: str = ""
     valence_arousal_backend: str = "prosody"
     valence_arousal_model: str = ""
-    device: str = "cpu"
+    device: str = "cpu"  # of the transformers backends: "cpu", "cuda", "cuda:N" or "auto"
     min_pause_s: float = 0.45  # pauses at least this long start a new segment
 
 

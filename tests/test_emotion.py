@@ -185,7 +185,7 @@ def test_heavy_text_model_through_the_cli(tmp_path, speech_path):
     import sys
 
     from conftest import ROOT
-    from test_text_sentiment import build_tiny_classifier
+    from tiny_emotion import build_tiny_classifier
 
     model = tmp_path / "tiny-sentiment"
     build_tiny_classifier(model, ["negative", "neutral", "positive"], dominant=2)
@@ -193,11 +193,18 @@ def test_heavy_text_model_through_the_cli(tmp_path, speech_path):
     cmd = [sys.executable, str(ROOT / "launch.py"), "analyze", "--audio", str(speech_path),
            "--transcript", "a plain sentence", "--json", str(out)]
     env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1"}
-    r = subprocess.run(cmd + ["--text-model", str(model)], capture_output=True, text=True,
-                       timeout=180, cwd=ROOT, env=env)
+    r = subprocess.run(cmd + ["--text-model", str(model), "--emotion-device", "auto"],
+                       capture_output=True, text=True, timeout=180, cwd=ROOT, env=env)
     assert r.returncode == 0, r.stderr
     text = json.loads(out.read_text())["segments"][0]["text_sentiment"]
     assert text["backend"] == f"transformers:{model}" and text["valence"] > 0
+    import torch
+
+    if not torch.cuda.is_available():  # asking for the GPU where there is none: how to go on
+        r = subprocess.run(cmd + ["--text-model", str(model), "--emotion-device", "cuda"],
+                           capture_output=True, text=True, timeout=180, cwd=ROOT, env=env)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert "--emotion-device cpu" in r.stderr.strip().splitlines()[-1]
     r = subprocess.run(cmd + ["--text-model", str(tmp_path / "nope")], capture_output=True,
                        text=True, timeout=180, cwd=ROOT, env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -32,9 +32,11 @@ class EmotionAnalyzer:
             from .text_sentiment import make_text_sentiment
 
             s = self.settings
-            self._text = make_text_sentiment(s.text_backend, s.text_model or None)
-            self._speech = make_speech_emotion(s.speech_backend, s.speech_model or None)
-            self._va = make_valence_arousal(s.valence_arousal_backend, s.valence_arousal_model or None)
+            # The embedded backends ignore the device; the transformers ones load onto it.
+            self._text = make_text_sentiment(s.text_backend, s.text_model or None, s.device)
+            self._speech = make_speech_emotion(s.speech_backend, s.speech_model or None, s.device)
+            self._va = make_valence_arousal(s.valence_arousal_backend,
+                                            s.valence_arousal_model or None, s.device)
         return self._text, self._speech, self._va
 
     def __call__(self, speech: Speech, prosody: Prosody, transcript: Transcript,

@@ -261,7 +261,7 @@ def test_on_a_smiling_photo_the_lower_lip_drops_right_to_the_corners(prepared):
 def _teeth_extent(renderer, prep, w) -> float:
     """Width of the visible teeth as a fraction of the mouth opening's width."""
     f = prep.rig.frame(w, STILL)
-    img = renderer.draw(prep, f)
+    img = renderer.draw(prep, f, w)
     ring = f.points[list(L.INNER_LIP_RING)]
     x0, y0 = np.floor(ring.min(0)).astype(int) - 2
     x1, y1 = np.ceil(ring.max(0)).astype(int) + 3
@@ -318,8 +318,9 @@ def test_a_smiling_photo_keeps_its_lips_when_its_teeth_are_painted_out(prepared)
     """Painting out the smile's teeth must not take the thin, stretched lips with it: the
     closed mouth shows lips, darker and redder than the skin, not a pale blur."""
     renderer, prep, _ = prepared
-    f = prep.rig.frame(weights(prep.rig.rest_expression), STILL)
-    img = renderer.draw(prep, f).astype(float)
+    w = weights(prep.rig.rest_expression)
+    f = prep.rig.frame(w, STILL)
+    img = renderer.draw(prep, f, w).astype(float)
 
     def sample(points):
         return np.array([img[int(round(y)), int(round(x))] for x, y in points])
@@ -340,11 +341,109 @@ def test_rounded_lips_cover_more_of_the_teeth(closed_mouth_prepared, monkeypatch
     from pipelines.render import mouth
 
     renderer, prep, face, _ = closed_mouth_prepared
-    f = prep.rig.frame(weights(prep.rig.rest_expression, jawOpen=0.7, mouthFunnel=1.0), STILL)
+    w = weights(prep.rig.rest_expression, jawOpen=0.7, mouthFunnel=1.0)
+    f = prep.rig.frame(w, STILL)
     ring = f.points[list(L.INNER_LIP_RING)]
     assert np.ptp(ring[:, 1]) > 0.6 * np.ptp(ring[:, 0])  # well over half as tall as wide
     region = _box(face, L.INNER_LIP_RING, pad=8)
-    rounded = _teeth_pixels(renderer.draw(prep, f), region)
+    rounded = _teeth_pixels(renderer.draw(prep, f, w), region)
     monkeypatch.setattr(mouth, "ROUND_COVER", 0.0)
-    uncovered = _teeth_pixels(renderer.draw(prep, f), region)
+    uncovered = _teeth_pixels(renderer.draw(prep, f, w), region)
     assert 0 < rounded < 0.75 * uncovered
+
+
+def _crease_depth(img, points, iod) -> float:
+    """How much darker the skin is along the given points than around them (luminance)."""
+    import cv2
+
+    lum = img.astype(np.float32).mean(axis=2)
+    around = cv2.GaussianBlur(lum, (0, 0), 0.12 * iod)
+    here = cv2.GaussianBlur(lum, (0, 0), 0.015 * iod)
+    xs, ys = np.round(points).astype(int).T
+    return float((around[ys, xs] - here[ys, xs]).mean())
+
+
+def test_taking_the_smile_off_fades_its_creases_and_only_then(prepared, monkeypatch):
+    """A smiling photo made sad: its nasolabial creases, dragged in with the mouth corners,
+    bent into a hook around the cheek (a swollen cheek that still read as a smile). They fade
+    with the smile taken off; while the smile stays the photo is drawn exactly as before."""
+    from pipelines.render.folds import NASOLABIAL, SmileFolds
+
+    renderer, prep, _ = prepared
+    iod = prep.rig.iod
+    assert len(prep.folds.folds) == 2  # the astronaut smiles on both sides
+    sad = weights(prep.rig.rest_expression, mouthSmileLeft=0.0, mouthSmileRight=0.0,
+                  cheekSquintLeft=0.0, cheekSquintRight=0.0)
+    f = prep.rig.frame(sad, STILL)
+    creases = f.points[[i for path in NASOLABIAL.values() for i in path[1:-1]]]
+    faded = renderer.draw(prep, f, sad)
+    rest = weights(prep.rig.rest_expression)
+    smiling = renderer.draw(prep, prep.rig.frame(rest, STILL), rest)
+
+    monkeypatch.setattr(SmileFolds, "apply", lambda self, plate, w: plate)
+    kept = renderer.draw(prep, f, sad)
+    assert np.array_equal(smiling, renderer.draw(prep, prep.rig.frame(rest, STILL), rest))
+    assert _crease_depth(kept, creases, iod) > 2.0  # the photo's creases are there to fade
+    assert _crease_depth(faded, creases, iod) < 0.5 * _crease_depth(kept, creases, iod)
+    half = weights(prep.rig.rest_expression, mouthSmileLeft=0.5, mouthSmileRight=0.5)
+    monkeypatch.undo()
+    halfway = _crease_depth(renderer.draw(prep, f, half), creases, iod)
+    assert _crease_depth(faded, creases, iod) < halfway < _crease_depth(kept, creases, iod)
+    # Only the creases change: the mouth, eyes and the rest of the face are as they were.
+    changed = np.abs(faded.astype(int) - kept.astype(int)).max(axis=2) > 2
+    assert changed.mean() < 0.03
+
+
+def test_a_slight_smile_keeps_its_lines(closed_mouth_prepared):
+    """Hopper barely smiles (rest smile 0.25): the lines beside her mouth are her own, not a
+    smile's, and stay when an emotion takes her smile off."""
+    renderer, prep, face, _ = closed_mouth_prepared
+    sad = weights(prep.rig.rest_expression, mouthSmileLeft=0.0, mouthSmileRight=0.0)
+    from pipelines.types import BLENDSHAPE_INDEX
+
+    assert 0.1 < prep.rig.rest_expression[BLENDSHAPE_INDEX["mouthSmileLeft"]] < 0.3
+    assert prep.folds.apply(prep.plate, sad) is prep.plate
+
+
+def _wide_surprised_mouth(rest):
+    return weights(rest, jawOpen=0.94, mouthLowerDownLeft=1.0, mouthLowerDownRight=1.0,
+                   mouthFunnel=0.5, mouthPucker=0.25, mouthSmileLeft=0.0, mouthSmileRight=0.0,
+                   cheekSquintLeft=0.0, cheekSquintRight=0.0)
+
+
+def test_the_skin_beside_a_smiling_photos_lower_lip_drops_with_it(prepared):
+    """A smile raises the mouth corners: the skin just outside the lower lip's sides sits above
+    the mouth centre's height, and measured from there it stayed put while the lip beside it
+    dropped with the jaw, shearing the cheek into a zigzag."""
+    _, prep, face = prepared
+    rig = prep.rig
+    drop = (rig.vertex_displacement(_wide_surprised_mouth(rig.rest_expression))
+            - rig.vertex_displacement(rig.rest_expression)) @ rig.ey
+    for skin, lip in ((273, 375), (43, 146)):  # beside and below each corner; the lip's side
+        assert rig.v[skin] < 0.02  # above the mouth centre's height on this photo
+        assert drop[skin] > 0.6 * drop[lip]
+
+
+def test_the_cheek_beside_a_wide_open_mouth_stretches_smoothly(prepared, monkeypatch):
+    """The expression field is smoothed on the skin (not on the lips or eyes): vertices that
+    move very differently left the field bent along the mesh's triangle edges, and the cheek's
+    shading followed it in a zigzag beside a wide-open mouth."""
+    import cv2
+
+    _, prep, _ = prepared
+    rig = prep.rig
+    d = rig.vertex_displacement(_wide_surprised_mouth(rig.rest_expression))
+    beside = np.zeros(rig.grid_xy.shape[:2], bool)
+    for corner in L.MOUTH_CORNERS_OUTER:
+        beside |= np.linalg.norm(rig.grid_xy - rig.landmarks[corner, :2], axis=2) < 0.35 * rig.iod
+    beside &= rig._skin_smoothing[..., 0] > 0.9  # the cheek, clear of the lips
+    assert beside.sum() > 50
+
+    def bend():
+        f = rig.expression_field(d)
+        curvature = sum(np.abs(cv2.Laplacian(f[..., k], cv2.CV_32F)) for k in (0, 1))
+        return np.percentile(curvature[beside], 99)
+
+    smoothed = bend()
+    monkeypatch.setattr(rig, "_skin_smoothing", np.zeros_like(rig._skin_smoothing))
+    assert smoothed < 0.6 * bend()

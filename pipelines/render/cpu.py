@@ -11,6 +11,7 @@ from ..face.describe import rest_expression
 from ..native import quiet_native_stderr
 from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
+from .folds import SmileFolds
 from .mouth import MouthInterior, close_mouth_plate, photo_mouth_open
 from .rig import GLASSES_BROW_GAIN, FaceRig
 
@@ -22,6 +23,7 @@ class PreparedPortrait:
     plate: np.ndarray  # framed portrait with the photo's mouth opening painted over
     rig: FaceRig
     mouth: MouthInterior
+    folds: SmileFolds  # the photo's smile creases, faded as the smile is taken off
 
 
 class PersonMatte:
@@ -60,15 +62,17 @@ class CpuRenderer:
         plate = close_mouth_plate(framed, face.landmarks, rig.iod)
         mouth = MouthInterior(plate, face.landmarks, rig.iod, teeth=self.settings.teeth,
                               seam=photo_mouth_open(face.landmarks, rig.iod))
-        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth)
+        folds = SmileFolds(plate, face.landmarks, rig.iod, rig.rest_expression)
+        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds)
 
     def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,
                      head_pose: np.ndarray) -> np.ndarray:
-        return self.draw(prepared, prepared.rig.frame(blendshapes, head_pose))
+        return self.draw(prepared, prepared.rig.frame(blendshapes, head_pose), blendshapes)
 
-    def draw(self, prepared: PreparedPortrait, f) -> np.ndarray:
-        """The frame for an already computed rig deformation (`FaceRig.frame`)."""
-        out = cv2.remap(prepared.plate, f.map_x, f.map_y, cv2.INTER_LINEAR,
+    def draw(self, prepared: PreparedPortrait, f, blendshapes: np.ndarray) -> np.ndarray:
+        """The frame for an already computed rig deformation (`FaceRig.frame`) of `blendshapes`."""
+        plate = prepared.folds.apply(prepared.plate, blendshapes)
+        out = cv2.remap(plate, f.map_x, f.map_y, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
         return prepared.mouth.composite(out, f.points, f.teeth_line)
 

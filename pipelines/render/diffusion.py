@@ -215,7 +215,7 @@ class DiffusionRenderer:
         for i in range(n):
             _check(job)
             rig_frame = prepared.rig.frame(motion.blendshapes[i], motion.head_pose[i])
-            frame = self.cpu.draw(prepared, rig_frame)
+            frame = self.cpu.draw(prepared, rig_frame, motion.blendshapes[i])
             if s.face_blend != "off":  # kept only to be pasted back
                 motion_frames.append(frame)
             points.append(rig_frame.points)

@@ -50,3 +50,9 @@ CHIN = 152
 NOSE_TIP = 1
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
              377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+# Features whose outlines the warp must keep sharp (lips, eyes with their lids).
+SHARP_FEATURES = (
+    MOUTH_CORNERS_OUTER + LIP_OUTER_UPPER + LIP_OUTER_LOWER,
+    EYE["Left"]["upper2"] + EYE["Left"]["lower2"],
+    EYE["Right"]["upper2"] + EYE["Right"]["lower2"],
+)

@@ -34,6 +34,7 @@ TEETH_LINE = np.array(L.INNER_UPPER_LINE)
 BROW_CHANNELS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDownLeft",
                  "browDownRight")
 GLASSES_BROW_GAIN = 0.3
+SKIN_SMOOTHING = 0.05  # the skin's extra smoothing of the expression field (IOD)
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -154,11 +155,17 @@ class FaceRig:
         def put(name: str, local: np.ndarray) -> None:
             B[BLENDSHAPE_INDEX[name]] = local
 
-        # Jaw: everything below the mouth line drops, less towards the ears.
+        # Jaw: everything below the mouth line drops, less towards the ears. "Below" is measured
+        # from the lower lip's own line (level with the corners beyond them): a smiling photo
+        # raises its corners, and skin beside the lower lip measured from the mouth centre's
+        # height stayed put while the lip dropped, shearing the cheek into a zigzag.
         chin_v = v[L.CHIN]
         lateral = 1 - _smoothstep(np.abs(u), 0.4, 1.0)
-        jaw_w = _smoothstep(v, 0.0, 0.25 * chin_v) * lateral
-        jaw_w[v < -0.02] = 0.0
+        line = np.array(L.INNER_LOWER_LINE)
+        order = np.argsort(u[line])
+        below = v - np.interp(u, u[line][order], v[line][order])
+        jaw_w = _smoothstep(below, 0.0, 0.25 * chin_v) * lateral
+        jaw_w[below < -0.02] = 0.0
         # The lips get their own weights below, exempt from that cut: a smiling photo lifts the
         # lower lip's sides above the mouth centre, and a lower lip left hanging there shapes
         # every open mouth into the smile's crescent even after the smile is taken away.
@@ -414,6 +421,18 @@ class FaceRig:
         person = cv2.dilate(person, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
         allowed = cv2.GaussianBlur(person.astype(np.float32), (0, 0), margin / 2)
         self._allowed = cv2.resize(allowed, (self.fw, self.fh), interpolation=cv2.INTER_AREA)
+        # Where the expression field may be smoothed more: everywhere but the lips and the eyes,
+        # whose edges must stay where their vertices put them.
+        fs = self._field_scale
+        sharp = np.zeros((self.fh, self.fw), np.float32)
+        for ids in L.SHARP_FEATURES:
+            hull = cv2.convexHull(np.round(p[list(ids), :2] * fs).astype(np.int32))
+            cv2.fillConvexPoly(sharp, hull, 1.0)
+        reach = max(1.0, SKIN_SMOOTHING * self.iod * fs)
+        sharp = cv2.GaussianBlur(cv2.dilate(sharp, np.ones((3, 3), np.uint8), iterations=max(
+            1, int(round(reach / 2)))), (0, 0), reach)
+        self._skin_smoothing = np.clip(1 - 1.5 * sharp, 0, 1)[..., None]
+        self._skin_sigma = reach
 
     # ------------------------------------------------------------- per frame
     def vertex_displacement(self, weights: np.ndarray) -> np.ndarray:
@@ -451,6 +470,16 @@ class FaceRig:
             d[self._inner_lip] += (clamped - x)[:, None] * self.ex[None, :]
         return d
 
+    def expression_field(self, d_vertices: np.ndarray) -> np.ndarray:
+        """Vertex displacements → the forward displacement field on the field grid (pixels)."""
+        expr = self.densify(np.vstack([d_vertices, np.zeros((len(self.ring), 2), np.float32)]))
+        expr = cv2.GaussianBlur(expr, (0, 0), 0.8)
+        # Skin between vertices that move very differently (a dropped lip beside a cheek that
+        # stays) bends along the mesh's triangle edges into a zigzag; smoothing it there, and
+        # not on the lips or eyes, gives a smooth stretch instead.
+        smooth = cv2.GaussianBlur(expr, (0, 0), self._skin_sigma)
+        return expr + (smooth - expr) * self._skin_smoothing
+
     def _rotation(self, pose: np.ndarray) -> np.ndarray:
         yaw, pitch, roll = np.radians(pose[:3])
         cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
@@ -470,8 +499,7 @@ class FaceRig:
     def frame(self, weights: np.ndarray, pose: np.ndarray, iterations: int = 3) -> RigFrame:
         pose = np.asarray(pose, dtype=np.float64)
         d_vertices = self.vertex_displacement(weights)
-        expr = self.densify(np.vstack([d_vertices, np.zeros((len(self.ring), 2), np.float32)]))
-        expr = cv2.GaussianBlur(expr, (0, 0), 0.8)
+        expr = self.expression_field(d_vertices)
         rigid = self._rigid(self.grid_xy, self._depth, pose) * self._head_weight[..., None]
         forward = (expr + rigid) * self._allowed[..., None]
         # Backward map by fixed-point iteration: source s such that s + d(s) = x.

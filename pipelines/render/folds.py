@@ -27,13 +27,20 @@ GRAIN_MAX = 4.0  # ...up to this many grey levels
 # The photo's smile (its rest mouthSmile) from which its creases start to fade, and from which
 # they fade fully: a slight smile's creases are the face's own lines (Hopper's, at 0.25).
 SMILE_CREASES = (0.3, 0.6)
-# Features the fill must not take colour from (eyes, lips, nostrils).
-_NOT_SKIN = (
-    L.EYE["Left"]["upper"] + L.EYE["Left"]["lower"],
-    L.EYE["Right"]["upper"] + L.EYE["Right"]["lower"],
-    L.MOUTH_CORNERS_OUTER + L.LIP_OUTER_UPPER + L.LIP_OUTER_LOWER,
-    (98, 97, 2, 326, 327, 294, 278, 344, 440, 275, 4, 45, 220, 115, 48, 64),  # nose base
-)
+# Features the fill must not take colour from: lips and eyes (the warp's sharp features), and
+# the nose's base with the nostrils.
+_NOT_SKIN = L.SHARP_FEATURES + (
+    (98, 97, 2, 326, 327, 294, 278, 344, 440, 275, 4, 45, 220, 115, 48, 64),)
+
+
+def _skin(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
+    """1 on the face's skin, 0 elsewhere and on its features (_NOT_SKIN)."""
+    p = landmarks[:, :2]
+    skin = np.zeros(shape, np.float32)
+    cv2.fillPoly(skin, [np.round(p[list(L.FACE_OVAL)]).astype(np.int32)], 1.0)
+    for ids in _NOT_SKIN:
+        cv2.fillConvexPoly(skin, cv2.convexHull(np.round(p[list(ids)]).astype(np.int32)), 0.0)
+    return skin
 
 
 @dataclass
@@ -51,6 +58,7 @@ class SmileFolds:
     def __init__(self, plate: np.ndarray, landmarks: np.ndarray, iod: float,
                  rest_expression: np.ndarray) -> None:
         self.folds: list[_Fold] = []
+        skin = None
         for side, path in NASOLABIAL.items():
             channel = BLENDSHAPE_INDEX[f"mouthSmile{side}"]
             rest = float(rest_expression[channel])
@@ -58,20 +66,17 @@ class SmileFolds:
             strength = float(np.clip((rest - lo) / (hi - lo), 0, 1))
             if strength == 0:
                 continue
-            fold = self._smoothed(plate, landmarks, iod, path)
+            if skin is None:
+                skin = _skin(plate.shape[:2], landmarks)
+            fold = self._smoothed(plate, skin, landmarks, iod, path)
             if fold is not None:
                 box, change = fold
                 self.folds.append(_Fold(channel, rest, strength, box, change))
 
     @staticmethod
-    def _smoothed(plate, landmarks, iod, path):
+    def _smoothed(plate, skin, landmarks, iod, path):
         h, w = plate.shape[:2]
         p = landmarks[:, :2]
-        skin = np.zeros((h, w), np.float32)
-        cv2.fillPoly(skin, [np.round(p[list(L.FACE_OVAL)]).astype(np.int32)], 1.0)
-        for ids in _NOT_SKIN:
-            hull = cv2.convexHull(np.round(p[list(ids)]).astype(np.int32))
-            cv2.fillConvexPoly(skin, hull, 0.0)
         band = np.zeros((h, w), np.float32)
         cv2.polylines(band, [np.round(p[list(path)] * 16).astype(np.int32)], False, 1.0,
                       max(1, int(FOLD_WIDTH * iod)), cv2.LINE_AA, 4)

@@ -1,4 +1,6 @@
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,75 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
-SAMPLES = ROOT.parent / "shared" / "samples"
+DATA = ROOT / "tests" / "data"  # test-only recordings; their licences are in data/LICENSES.md
+
+
+@dataclass(frozen=True)
+class ReadClip:
+    """A read-English recording, its script and pocketsphinx's reference alignment of it."""
+
+    wav: Path
+    script: Path
+    reference: Path
+
+
+# Two LibriVox clips by the same reader (the first is also the app's bundled sample speech).
+LIBRIVOX = (
+    ReadClip(ASSETS / "speech.wav", ASSETS / "speech.txt",
+             DATA / "sense_and_sensibility_01_austen_64kb-0870.phone.json"),
+    ReadClip(DATA / "sense_and_sensibility_01_austen_64kb-0920.wav",
+             DATA / "sense_and_sensibility_01_austen_64kb-0920.txt",
+             DATA / "sense_and_sensibility_01_austen_64kb-0920.phone.json"),
+)
+GO_FORWARD = DATA / "goforward.wav"  # "go forward ten meters"
+FEELS_LIKE = DATA / "input_4_16k.wav"  # "feels like these days go on forever"
+
+
+# ------------------------------------------------------------------ the tests' own files only
+# A user's clone has nothing beside it, so a test that reads a file next to the repository
+# passes on a developer's machine and fails on theirs. Any file opened from Python under the
+# repository's parent folder but outside the repository fails the run, wherever it runs
+# (`.ci/run` also runs the suite in a clone with nothing beside it, which covers subprocesses
+# and C libraries too).
+_OUTSIDE_READS: list[str] = []
+
+
+def _is_beside_the_repository(path) -> bool:
+    try:
+        p = Path(os.fsdecode(path)).resolve()
+    except (TypeError, ValueError, OSError):
+        return False
+    return p.is_relative_to(ROOT.parent) and not p.is_relative_to(ROOT)
+
+
+def _refuse_reads_beside_the_repository(event: str, args) -> None:
+    if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)) \
+            and _is_beside_the_repository(args[0]):
+        _OUTSIDE_READS.append(os.fsdecode(args[0]))
+        raise PermissionError(f"Tests may use only the repository's own files, not {args[0]}: "
+                              "copy what a test needs into tests/data/ with its licence.")
+
+
+sys.addaudithook(_refuse_reads_beside_the_repository)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _OUTSIDE_READS:
+        print("\nFiles opened outside the repository:\n  " + "\n  ".join(sorted(set(_OUTSIDE_READS))))
+        session.exitstatus = 1
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI (CI=true) only GPU tests may skip: anything else skipped is a test that did not run
+    on a fresh clone, which is what CI must catch."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("CI") and item.get_closest_marker("gpu") is None \
+            and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"Skipped in CI, where only GPU tests may skip: {reason}"
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +105,7 @@ def speech_script() -> str:
 
 @pytest.fixture(scope="session")
 def framed_face(portrait_path):
-    """The sample portrait cropped around the face at 256 px, and its face analysis (shared)."""
+    """The sample portrait cropped around the face at 256 px, and its face analysis (built once per run)."""
     from pipelines.face import FaceAnalyzer, frame_image, load_portrait
     from pipelines.settings import FaceSettings
 

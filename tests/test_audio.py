@@ -16,8 +16,9 @@ from pipelines.errors import (AudioError, AudioTooLongError, SilentAudioError,
                               UnsupportedFormatError)
 from pipelines.settings import AudioSettings
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "speech"
-CLIP = SAMPLES / "sense_and_sensibility_01_austen_64kb-0870.wav"  # 7.1 s, 16 kHz mono
+from conftest import LIBRIVOX
+
+CLIP = LIBRIVOX[0].wav  # 7.1 s, 16 kHz mono
 CLIP_SECONDS = 7.1
 
 

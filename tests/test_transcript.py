@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,7 @@ from pipelines.text.g2p import ARPABET_PHONES, ipa_to_arpabet
 from pipelines.text.normalize import ScriptNormaliser
 from pipelines.types import Speech
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "speech"
-LIBRIVOX = [SAMPLES / f"sense_and_sensibility_01_austen_64kb-{n}" for n in ("0870", "0920")]
+from conftest import FEELS_LIKE, GO_FORWARD, LIBRIVOX, ReadClip
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +27,12 @@ def aligner() -> PocketsphinxAligner:
 
 @pytest.fixture(scope="module")
 def clip():
-    base = LIBRIVOX[0]
-    return load_speech(base.with_suffix(".wav")), base.with_suffix(".txt").read_text().strip()
+    first = LIBRIVOX[0]
+    return load_speech(first.wav), first.script.read_text().strip()
 
 
-def _reference_words(base: Path) -> list[tuple[str, float, float]]:
-    data = json.loads(base.with_suffix(".phone.json").read_text())
+def _reference_words(clip: ReadClip) -> list[tuple[str, float, float]]:
+    data = json.loads(clip.reference.read_text())
     return [(re.sub(r"\(\d+\)$", "", w["t"]), w["b"], w["b"] + w["d"])
             for w in data["w"] if not w["t"].startswith("<")]
 
@@ -47,12 +45,11 @@ def _assert_phones_cover(transcript, duration: float) -> None:
     assert {p.label for p in phones} <= ARPABET_PHONES | {"SIL"}
 
 
-@pytest.mark.parametrize("base", LIBRIVOX, ids=lambda p: p.name[-4:])
-def test_alignment_matches_reference_word_times(aligner, base):
-    speech = load_speech(base.with_suffix(".wav"))
-    transcript = aligner.transcribe(speech, base.with_suffix(".txt").read_text(),
-                                    TranscriptSettings())
-    reference = _reference_words(base)
+@pytest.mark.parametrize("read", LIBRIVOX, ids=lambda c: c.reference.name.split(".")[0][-4:])
+def test_alignment_matches_reference_word_times(aligner, read):
+    speech = load_speech(read.wav)
+    transcript = aligner.transcribe(speech, read.script.read_text(), TranscriptSettings())
+    reference = _reference_words(read)
     assert transcript.source == "aligned" and transcript.warnings == []
     assert [w.text for w in transcript.words] == [r[0] for r in reference]
     for word, (_, start, end) in zip(transcript.words, reference):
@@ -70,7 +67,7 @@ def test_phones_sit_inside_their_words(aligner, clip):
 
 
 def test_script_keeps_users_spelling_and_expands_numbers(aligner):
-    speech = load_speech(SAMPLES / "goforward.wav")
+    speech = load_speech(GO_FORWARD)
     transcript = aligner.transcribe(speech, "Go forward, 10 meters!")
     assert transcript.source == "aligned"
     assert [w.text for w in transcript.words] == ["Go", "forward", "ten", "meters"]
@@ -88,7 +85,7 @@ def test_out_of_vocabulary_word_still_aligns(aligner, clip):
 
 
 def test_asr_returns_words_and_phones(aligner):
-    speech = load_speech(SAMPLES / "goforward.wav")
+    speech = load_speech(GO_FORWARD)
     transcript = aligner.transcribe(speech, None)
     assert transcript.source == "asr" and transcript.warnings == []
     assert transcript.text == "go forward ten meters"
@@ -100,7 +97,7 @@ def test_asr_returns_words_and_phones(aligner):
 
 def test_mismatched_script_falls_back_to_recognised_phones(aligner, clip):
     speech, _ = clip
-    other_script = LIBRIVOX[1].with_suffix(".txt").read_text()
+    other_script = LIBRIVOX[1].script.read_text()
     transcript = aligner.transcribe(speech, other_script)
     assert transcript.source == "phones"
     assert transcript.warnings == [WARN_SCRIPT_MISMATCH]
@@ -110,13 +107,13 @@ def test_mismatched_script_falls_back_to_recognised_phones(aligner, clip):
 
 
 def test_short_wrong_script_is_also_caught(aligner):
-    speech = load_speech(SAMPLES / "input_4_16k.wav")  # "feels like these days go on forever"
+    speech = load_speech(FEELS_LIKE)  # "feels like these days go on forever"
     transcript = aligner.transcribe(speech, "go forward ten meters")
     assert transcript.source == "phones" and transcript.warnings == [WARN_SCRIPT_MISMATCH]
 
 
 def test_script_with_extra_trailing_words_aligns_what_was_said(aligner):
-    speech = load_speech(SAMPLES / "goforward.wav")
+    speech = load_speech(GO_FORWARD)
     transcript = aligner.transcribe(speech, "go forward ten meters and turn left")
     assert transcript.source == "aligned"
     assert [w.text for w in transcript.words][:4] == ["go", "forward", "ten", "meters"]

@@ -64,6 +64,58 @@ def test_cues_anchor_to_spoken_words_and_times():
     assert kinds(quoted) == ["lean_in"] and (quoted[0].start, quoted[0].end) == (3.0, 5.4)
 
 
+def said(text):
+    return next(w for w in _words() if w.text == text)
+
+
+def covers(cue, word):
+    return cue.start <= word.start < cue.end
+
+
+def test_each_clause_keeps_its_own_anchor():
+    """A word or time belongs to the clause it is written in, even when the next cue phrase
+    is fewer characters away from it than its own."""
+    leisure = said("leisure")
+    brows, tilt = parse_scene_text(
+        'She raises her brows when she says "leisure" and tilts her head left from 5 to 6.5 s.', ctx())
+    assert brows.kind == "raise_brows" and covers(brows, leisure)
+    assert (tilt.kind, tilt.start, tilt.end) == ("tilt_left", 5.0, 6.5)
+    tilt, brows = parse_scene_text(
+        'She tilts her head left from 5 to 6.5 s and raises her brows when she says "leisure".', ctx())
+    assert (tilt.kind, tilt.start, tilt.end) == ("tilt_left", 5.0, 6.5)
+    assert brows.kind == "raise_brows" and covers(brows, leisure)
+    # A comma between the anchor and the next clause's time: the first break ends the clause.
+    brows, tilt = parse_scene_text(
+        'She raises her brows when she says "leisure" and, from 5 to 6.5 s, tilts her head left.', ctx())
+    assert covers(brows, leisure) and (tilt.start, tilt.end) == (5.0, 6.5)
+
+
+def test_two_spoken_words_in_two_clauses():
+    nod, shake = parse_scene_text('She nods when she says "dashwood" and shakes her head on "never".', ctx())
+    assert (nod.kind, shake.kind) == ("nod", "shake")
+    assert covers(nod, said("dashwood")) and covers(shake, said("never"))
+    # The template's line for an angry question: the tilt is held over the segment, not taken
+    # by the word of the clause before it.
+    cues = parse_scene_text('[3.90–8.00 s] the speaker frowns, shakes the head when saying "consider", '
+                            'tilts the head to the left and nods gently when saying "never".', ctx())
+    by_kind = {c.kind: c for c in cues}
+    assert (by_kind["frown"].start, by_kind["frown"].end) == (3.9, 8.0)
+    assert (by_kind["tilt_left"].start, by_kind["tilt_left"].end) == (3.9, 8.0)
+    assert covers(by_kind["shake"], said("consider")) and covers(by_kind["nod"], said("never"))
+
+
+def test_a_then_step_with_its_own_time_keeps_it():
+    down, away = parse_scene_text("She looks down from 2 to 4 s, then glances away.", ctx())
+    assert (down.kind, down.start, down.end) == ("look_down", 2.0, 4.0)
+    assert away.kind == "look_away" and away.start >= 4.0
+    # A time that opens the sentence is still shared by its steps, and an "and" inside a time
+    # expression is no clause break.
+    down, away = parse_scene_text("From 2 to 4 s she looks down, then glances away.", ctx())
+    assert [(c.start, c.end) for c in (down, away)] == [(2.0, 3.0), (3.0, 4.0)]
+    smile, nod = parse_scene_text("She smiles between 2 and 3 seconds and nods.", ctx())
+    assert (smile.start, smile.end) == (2.0, 3.0) and nod.start == 0.0
+
+
 def test_negation_direction_strength_and_quoted_speech():
     assert parse_scene_text("She does not nod and never smiles.", ctx()) == []
     assert parse_scene_text("She doesn't nod. She didn't smile.", ctx()) == []

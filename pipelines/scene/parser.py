@@ -7,20 +7,30 @@ types steers the motion the same way:
 1. The text is read line by line. A line may start with a time span, `[1.2–3.4 s]` or
    `1.2-3.4s:`; its cues happen inside that span. A line starting with `Portrait:` describes
    the photo ("smiling, glasses") and is not read for cues.
-2. Each line is split into sentences, and each sentence is anchored to, in this order:
-   - a word: `when she says "never"`, `on the word "now"`, or a word in asterisks `*never*`
-     (first occurrence in the transcript, after the line's span start when there is one);
-   - a time in the sentence: `from 2 to 3.5 s`, `between 2 and 3 seconds`, `at 4 s`,
+2. Each line is split into sentences, and each sentence into clauses: a clause ends where a
+   comma, "and", "but", "while", "whereas", "as well as" or "then" stands between its cue phrase
+   and the next one. A clause's cues are anchored to, in this order:
+   - a word written in the clause: `when she says "never"`, `on the word "now"`, or a word in
+     asterisks `*never*` (first occurrence in the transcript, after the line's span start when
+     there is one);
+   - a time written in the clause: `from 2 to 3.5 s`, `between 2 and 3 seconds`, `at 4 s`,
      `after 5 s`, `until 2 s`, `for the first 3 seconds`, `in the last 2 seconds`;
+   - a word or time that opens the sentence, before its first cue phrase ("After 5 s she leans
+     back and laughs."): it covers every clause without an anchor of its own (a word only up
+     to the first "then");
    - the line's span;
    - a segment whose text the sentence quotes (`"how much there might be"`);
    - `at the start` / `at the end` of the clip;
    - otherwise the whole clip ("She keeps her head completely still.").
+   So `She raises her brows when she says "leisure" and tilts her head left from 5 to 6.5 s`
+   raises the brows on "leisure" and tilts the head from 5 to 6.5 s.
 3. Cue phrases (see `vocabulary.py`) are found in the sentence; a phrase preceded by a negation
-   ("does not nod", "without smiling") is skipped. Clauses joined by "then" share the anchor
-   span in order. Gestures (nod, shake, laugh, …) happen once at the start of their span
-   (or on their word) unless the sentence says "repeatedly"/"keeps nodding"/"throughout", in
-   which case they fill it; states (smile, look down, keep still, …) fill their span.
+   ("does not nod", "without smiling") is skipped. Clauses joined by "then" are steps that
+   share, in order, the span the sentence gives them (an opening time, the line's span, …),
+   unless they have an anchor of their own. Gestures (nod, shake, laugh, …) happen once at
+   the start of their span (or on their word) unless the sentence says "repeatedly"/"keeps
+   nodding"/"throughout", in which case they fill it; states (smile, look down, keep still, …)
+   fill their span.
 4. "slightly/gently/a little" halve a cue's strength; "firmly/broadly/completely" raise it.
 """
 from __future__ import annotations
@@ -54,6 +64,7 @@ QUOTED = re.compile(r"[\"“]([^\"”]{3,400})[\"”]")
 SENTENCE_END = re.compile(r"(?<!\d)(?<!\bs)[.!?;]+(?!\d)\s+|(?<!\d)[.!?;]+$|\n")
 PORTRAIT_LINE = re.compile(r"^\s*portrait\s*:", re.I)
 THEN = re.compile(r"\s*(?:,\s*)?\b(?:and\s+)?then\b\s*|\s*,\s*(?:and\s+)?(?:finally|afterwards|later)\b\s*", re.I)
+CLAUSE_BREAK = re.compile(r",|\b(?:and|but|while|whereas|as\s+well\s+as|then)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -73,40 +84,7 @@ def parse_scene_text(text: str, context: SceneContext) -> list[SceneCue]:
             continue
         line_span, body = _line_span(raw_line, context.duration)
         for sentence in _sentences(body):
-            found = _cues_in(sentence, patterns)
-            if not found:
-                continue
-            span = _sentence_span(sentence, line_span, context)
-            words = _word_anchors(sentence, context, after=line_span[0] if line_span else 0.0)
-            # Clauses joined by "then" share the sentence's span, in order.
-            breaks = [m.start() for m in THEN.finditer(sentence)]
-            if not breaks and len(found) > 1:
-                # Several cues, no sequence: a time belongs to the cue phrase nearest to it
-                # ("she nods throughout, and smiles from 4 to 6 s"); the others keep the span
-                # the sentence would have without it.
-                # A time that opens the sentence ("after 5 s she leans back and laughs") still
-                # covers all of it.
-                times = _explicit_spans(sentence, context.duration)
-                if times and min(t[0] for t in times) > found[0][0]:
-                    words = words + times
-                    span = _sentence_span(sentence, line_span, context, use_times=False)
-            parts = sorted({sum(b <= pos for b in breaks) for pos, *_ in found})
-            n_parts = len(parts)
-            repeat = bool(re.search(REPEAT_WORDS, sentence, re.I))
-            for pos, end, kind, strength in found:
-                anchor = _nearest(words, pos, end, found)
-                if anchor is not None:
-                    span_, on_word = anchor
-                    cue = _place(kind, strength, span_, on_word, repeat, context.duration)
-                else:
-                    part = span
-                    if n_parts > 1:
-                        i = parts.index(sum(b <= pos for b in breaks))
-                        step = (span[1] - span[0]) / n_parts
-                        part = (span[0] + i * step, span[0] + (i + 1) * step)
-                    cue = _place(kind, strength, part, False, repeat, context.duration)
-                if cue is not None:
-                    cues.append(cue)
+            cues += _sentence_cues(sentence, line_span, context, patterns)
     return cues
 
 
@@ -147,12 +125,82 @@ def _sentences(body: str) -> list[str]:
     return [p.strip() for p in parts if p and p.strip()]
 
 
-def _sentence_span(sentence: str, line_span, ctx: SceneContext,
-                   use_times: bool = True) -> tuple[float, float]:
-    """The span a sentence's cues belong to when no spoken word anchors them."""
-    explicit = _explicit_span(sentence, ctx.duration) if use_times else None
-    if explicit is not None:
-        return explicit
+@dataclass(frozen=True)
+class _Anchor:
+    """A spoken word or a time expression the text names, and where it is written."""
+
+    start: int  # characters in the sentence
+    end: int
+    span: tuple[float, float]  # seconds
+    spoken: bool  # a spoken word (a gesture leads it a little), not a time
+
+
+def _sentence_cues(sentence: str, line_span, ctx: SceneContext, patterns) -> list[SceneCue]:
+    """The cues of one sentence, each placed by the anchor of its clause (rule 2 above)."""
+    found = _cues_in(sentence, patterns)
+    if not found:
+        return []
+    anchors = (_word_anchors(sentence, ctx, after=line_span[0] if line_span else 0.0)
+               + _explicit_spans(sentence, ctx.duration))
+    opening = [a for a in anchors if a.start < found[0][0]]
+    opening_word = next((a for a in opening if a.spoken), None)
+    opening_time = next((a for a in opening if not a.spoken), None)
+    shared = opening_time.span if opening_time else _sentence_span(sentence, line_span, ctx)
+    prose = _blank(_plain(sentence), [(a.start, a.end) for a in anchors])
+    clauses = _clause_starts(prose, found)
+    steps = _steps(prose, found)
+    repeat = bool(re.search(REPEAT_WORDS, sentence, re.I))
+    out = []
+    for (_, _, kind, strength), clause, step in zip(found, clauses, steps):
+        anchor = _own_anchor(clause, clauses, anchors, opening)
+        if anchor is None and step == steps[0]:
+            anchor = opening_word
+        if anchor is not None:
+            cue = _place(kind, strength, anchor.span, anchor.spoken, repeat, ctx.duration)
+        else:
+            cue = _place(kind, strength, _step_part(shared, step, steps), False, repeat, ctx.duration)
+        if cue is not None:
+            out.append(cue)
+    return out
+
+
+def _clause_starts(prose: str, found) -> list[int]:
+    """Where the clause of each cue phrase begins: at the first clause break between it and the
+    previous cue phrase; with none, it shares the previous one's clause. `prose` has quotes and
+    anchors blanked, so the "and" of "between 2 and 3 s" breaks nothing."""
+    starts = [0]
+    for (_, prev_end, *_), (start, *_) in zip(found, found[1:]):
+        m = CLAUSE_BREAK.search(prose, prev_end, start)
+        starts.append(m.start() if m else starts[-1])
+    return starts
+
+
+def _own_anchor(clause: int, clauses: list[int], anchors: list[_Anchor],
+                opening: list[_Anchor]) -> _Anchor | None:
+    """The clause's first spoken word, else its time (the sentence's opening anchors belong to
+    every clause, not to the first one alone)."""
+    for anchor in anchors:
+        if anchor not in opening and max(c for c in clauses if c <= anchor.start) == clause:
+            return anchor
+    return None
+
+
+def _steps(prose: str, found) -> list[int]:
+    """For each cue phrase, how many "then"s come before it (outside quotes and anchors)."""
+    breaks = [m.start() for m in THEN.finditer(prose)]
+    return [sum(b <= pos for b in breaks) for pos, *_ in found]
+
+
+def _step_part(span: tuple[float, float], step: int, steps: list[int]) -> tuple[float, float]:
+    """The share of `span` that a step of a "then" sequence gets, in order."""
+    order = sorted(set(steps))
+    width = (span[1] - span[0]) / len(order)
+    i = order.index(step)
+    return span[0] + i * width, span[0] + (i + 1) * width
+
+
+def _sentence_span(sentence: str, line_span, ctx: SceneContext) -> tuple[float, float]:
+    """The span a sentence gives the clauses that no word or time anchors."""
     if line_span is not None:
         return line_span
     for m in QUOTED.finditer(sentence):
@@ -167,49 +215,27 @@ def _sentence_span(sentence: str, line_span, ctx: SceneContext,
     return 0.0, ctx.duration
 
 
-def _word_anchors(sentence: str, ctx: SceneContext, after: float):
-    """(char start, char end, (t0, t1)) for each spoken word the sentence names."""
-    out = []
+def _word_anchors(sentence: str, ctx: SceneContext, after: float) -> list[_Anchor]:
+    """Each spoken word the sentence names and the transcript has."""
+    out: list[_Anchor] = []
     for m in list(WORD_ANCHOR.finditer(sentence)) + list(STARRED.finditer(sentence)):
         hit = find_words(m.group(1), ctx.words, after)
-        if hit is not None and all(not (m.start() < e and m.end() > s) for s, e, _ in out):
-            out.append((m.start(), m.end(), hit))
+        if hit is not None and all(not (m.start() < a.end and m.end() > a.start) for a in out):
+            out.append(_Anchor(m.start(), m.end(), hit, spoken=True))
     return out
 
 
-def _nearest(anchors, pos: int, end: int, found) -> tuple[tuple[float, float], bool] | None:
-    """An anchor (spoken word or time) belongs to the cue phrase nearest to it in the sentence.
-    Returns (span, is_spoken_word)."""
-    for anchor in anchors:
-        a_start, a_end, span = anchor
-
-        def dist(p, e):
-            return max(0, a_start - e, p - a_end)
-        if min(found, key=lambda f: dist(f[0], f[1]))[0] == pos:
-            return span, not isinstance(anchor, _TimeAnchor)
-    return None
-
-
-class _TimeAnchor(tuple):
-    """(char start, char end, (t0, t1)) of a time expression, as opposed to a spoken word."""
-
-
-def _explicit_spans(sentence: str, duration: float) -> list[tuple]:
-    out: list[tuple] = []
+def _explicit_spans(sentence: str, duration: float) -> list[_Anchor]:
+    """Each time expression in the sentence, in the order of SPAN_PATTERNS."""
+    out: list[_Anchor] = []
     for pattern, form in SPAN_PATTERNS:
         for m in pattern.finditer(sentence):
-            if any(m.start() < e and m.end() > s for s, e, _ in out):
+            if any(m.start() < a.end and m.end() > a.start for a in out):
                 continue
             span = _span_of(m, form, duration)
             if span is not None:
-                out.append(_TimeAnchor((m.start(), m.end(), span)))
+                out.append(_Anchor(m.start(), m.end(), span, spoken=False))
     return out
-
-
-def _explicit_span(sentence: str, duration: float) -> tuple[float, float] | None:
-    """The sentence's time expression (the first pattern that matches wins)."""
-    spans = _explicit_spans(sentence, duration)
-    return spans[0][2] if spans else None
 
 
 def _span_of(m: re.Match, form: str, duration: float) -> tuple[float, float] | None:
@@ -262,12 +288,23 @@ def _find_segment(quote: str, segments: tuple[Segment, ...]) -> tuple[float, flo
     return (best.start, best.end) if best is not None and best_score >= 0.6 else None
 
 
-def _cues_in(sentence: str, patterns) -> list[tuple[int, int, CueKind, float]]:
-    """(start, end, kind, strength) of each cue phrase, in sentence order."""
-    # Quoted speech is what is said, not what is done ("when she says 'I never smile'").
+def _plain(sentence: str) -> str:
+    """The sentence with quoted speech blanked out, at the same character positions: what is
+    said is not what is done ("when she says 'I never smile'")."""
     plain = QUOTED.sub(lambda m: " " * len(m.group(0)), sentence)
     plain = STARRED.sub(lambda m: " " * len(m.group(0)), plain)
-    plain = WORD_ANCHOR.sub(lambda m: " " * len(m.group(0)), plain)
+    return WORD_ANCHOR.sub(lambda m: " " * len(m.group(0)), plain)
+
+
+def _blank(text: str, ranges) -> str:
+    for start, end in ranges:
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
+
+
+def _cues_in(sentence: str, patterns) -> list[tuple[int, int, CueKind, float]]:
+    """(start, end, kind, strength) of each cue phrase, in sentence order."""
+    plain = _plain(sentence)
     matches = []
     for kind, pattern in patterns:
         for m in pattern.finditer(plain):

@@ -83,7 +83,7 @@ def resolve_device(device: str, what: str, instead: str | None = None):
                          "Use 'cpu', 'cuda', 'cuda:N' or 'auto'.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         instead = instead or f"Set the {what} device to cpu or auto"
-        raise InputError(f"The {what} needs an NVIDIA GPU (device '{device}'), but this computer "
-                         "has no CUDA device that PyTorch can use.",
-                         f"{instead}, or run on a machine with a CUDA GPU.")
+        raise InputError(f"The {what} needs an NVIDIA graphics card, but this computer has none "
+                         "that can be used.",
+                         f"{instead}, or run it on a computer with an NVIDIA graphics card.")
     return dev

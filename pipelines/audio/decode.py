@@ -176,9 +176,8 @@ def _check_not_silent(file: Path, samples: np.ndarray, settings: AudioSettings) 
     loudest = loudest_window_dbfs(samples, settings.sample_rate, _LOUDNESS_WINDOW_S)
     if loudest < settings.silence_dbfs:
         raise SilentAudioError(
-            f"{file.name} is silent (loudest moment {loudest:.0f} dBFS, below "
-            f"{settings.silence_dbfs:.0f} dBFS).",
-            "Check the microphone or choose another recording (threshold: audio.silence_dbfs).")
+            f"{file.name} is silent: even its loudest moment is too quiet to hold speech.",
+            "Check that the microphone was on and close enough, or choose another recording.")
 
 
 def loudest_window_dbfs(samples: np.ndarray, sample_rate: int, window_s: float) -> float:

@@ -167,8 +167,8 @@ class FaceAnalyzer:
         choice = {True: "yes", False: "no"}.get(self.settings.glasses, str(self.settings.glasses).lower())
         glasses = detect_glasses(framed, final) if choice == "auto" else choice == "yes"
         if glasses:
-            warnings.append("Glasses detected: eyebrow movement is kept small so the frames do "
-                            "not bend with it (a preset with face.glasses: no turns this off).")
+            warnings.append("Glasses detected: the eyebrows move a little less, so that the "
+                            "frames do not bend with them.")
         return FaceAnalysis(portrait=portrait, original_size=(width, height), framing=framing,
                             landmarks=final.astype(np.float64), box=_bbox(final),
                             num_faces=num_faces, warnings=warnings, glasses=glasses)

@@ -393,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="address to listen on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true",
-                   help="also open a public Gradio share link (off by default)")
+                   help="also open a public Gradio share link (off by default; it requires a "
+                        "login: SYNCHRORAMA_STUDIO_LOGIN=user:password, or asked at start)")
     p.add_argument("--data-dir", default=None,
                    help="library and session folder (default ~/.local/share/synchrorama-studio)")
     argv = list(sys.argv[1:] if argv is None else argv)

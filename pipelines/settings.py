@@ -165,9 +165,18 @@ def list_presets() -> list[str]:
 
 
 def load_preset(name: str) -> PipelineSettings:
+    data = _preset_data(name)
+    data.pop("description", None)
+    return dataclasses.replace(PipelineSettings().with_overrides(data), preset=name)
+
+
+def preset_description(name: str) -> str:
+    """The preset's one-line description, for menus."""
+    return str(_preset_data(name).get("description") or "")
+
+
+def _preset_data(name: str) -> dict:
     path = PRESETS_DIR / f"{name}.yaml"
     if not path.is_file():
         raise InputError(f"Unknown preset '{name}'.", f"Choose one of: {', '.join(list_presets())}.")
-    data = yaml.safe_load(path.read_text()) or {}
-    data.pop("description", None)
-    return dataclasses.replace(PipelineSettings().with_overrides(data), preset=name)
+    return yaml.safe_load(path.read_text()) or {}

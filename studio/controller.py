@@ -1,37 +1,41 @@
 """Turns studio UI values into pipeline calls. No Gradio here: the app (app.py) wires widgets to
-these methods and turns `StudioError`s into gr.Error / gr.Warning.
+these methods and turns `StudioError`s into the messages the page shows.
 
 Models load lazily, once per process: the face analyser, aligner, voice activity and emotion
-models are shared by every session; per-render pieces (motion settings, renderer size) are cheap
+models are kept for every session; per-render pieces (motion settings, renderer size) are cheap
 and built from each project's settings. Heavy work is serialised by Gradio's queue
-(`concurrency_id="heavy"`), so the shared models are never used by two threads at once.
+(`concurrency_id="heavy"`), so one model is never used by two threads at once.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from pipelines.emotion import apply_overrides
-from pipelines.errors import InputError, StudioError
+from pipelines.errors import InputError, RenderInterrupted, StudioError
+from pipelines.files import file_sha256
 from pipelines.project import EmotionOverride, Project
-from pipelines.settings import PipelineSettings, load_preset
+from pipelines.settings import PipelineSettings, list_presets, load_preset, preset_description
 from pipelines.types import EMOTIONS
 
 from .library import Library, TakeEntry
+from .outbox import Outbox
 
 Progress = Callable[[str, float], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Style:
-    """The style panel's values."""
+    """The style panel's values (and the framing chosen beside the portrait)."""
 
     preset: str = "natural"
     head_motion: float = 1.0
@@ -42,6 +46,44 @@ class Style:
     fps: float = 25.0
     framing: str = "full"
     renderer: str = "cpu"
+
+    @classmethod
+    def of_preset(cls, name: str, keep: "Style | None" = None) -> "Style":
+        """The preset's motion and renderer; size, fps, framing and seed stay as in `keep`."""
+        s = load_preset(name)
+        base = keep or cls()
+        return dataclasses.replace(base, preset=name, head_motion=s.motion.head_motion,
+                                   blink_rate=s.motion.blink_rate_per_min,
+                                   expression_strength=s.motion.expression_strength,
+                                   renderer=s.render.renderer)
+
+    @classmethod
+    def of_project(cls, project: Project) -> "Style":
+        s = project.settings
+        return cls(preset=s.preset, head_motion=s.motion.head_motion,
+                   blink_rate=s.motion.blink_rate_per_min,
+                   expression_strength=s.motion.expression_strength, seed=int(project.seed),
+                   size=int(s.render.size), fps=float(s.render.fps), framing=s.face.framing,
+                   renderer=s.render.renderer)
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "Style":
+        """A Style from a script's JSON (unknown keys are refused, missing ones default)."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"Unknown style setting(s): {', '.join(unknown)}.",
+                             f"Use any of: {', '.join(sorted(known))}.")
+        style = cls(**values)
+        return dataclasses.replace(style, seed=int(style.seed or 0), size=int(style.size),
+                                   fps=float(style.fps), renderer=style.renderer or "cpu")
+
+    def adjusted(self) -> bool:
+        """Whether the motion sliders differ from the preset's own values."""
+        preset = Style.of_preset(self.preset, keep=self)
+        return any(abs(float(getattr(self, f)) - float(getattr(preset, f))) > 1e-6
+                   for f in ("head_motion", "blink_rate", "expression_strength"))
 
     def settings(self) -> PipelineSettings:
         s = load_preset(self.preset)
@@ -55,15 +97,55 @@ class Style:
         return s.with_overrides(overrides)
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What the creator has put on the page: the portrait, the recording and the script."""
+
+    portrait: str | None = None
+    audio: str | None = None
+    script: str = ""
+
+
+@dataclass(frozen=True)
+class PresetChoice:
+    name: str
+    description: str
+    available: bool
+    why_not: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name if self.available else f"{self.name} (unavailable here)"
+
+
+@dataclass
+class RenderJob:
+    """A render as the studio remembers it, so that a page opened (or reloaded) while it runs
+    can say where it is."""
+
+    project_name: str
+    page: str  # the browser session that started it
+    started: float = field(default_factory=time.time)
+    state: str = "running"  # running | landed | cancelled | failed
+    take_number: int = 0
+    page_left: bool = False  # that page was closed or reloaded before the render ended
+    announced: bool = False
+
+
 @dataclass
 class Session:
-    """One browser tab's work: its folder, the open project and its library id, the cancel flag."""
+    """One browser tab's work: its folder, the open project and its library id, the flag that
+    cancels its current analysis or render, and the notes it has already been shown."""
 
     id: str
     folder: Path
     project: Project | None = None
     project_id: str | None = None
+    project_name: str | None = None
     interrupt: threading.Event = field(default_factory=threading.Event)
+    running: str | None = None  # "analysis" | "render" while one runs
+    notes_shown: set[str] = field(default_factory=set)
+    hashes: dict[tuple, str] = field(default_factory=dict)
 
 
 class StudioController:
@@ -72,8 +154,14 @@ class StudioController:
         self.library = Library(self.data_dir / "library")
         self.sessions_dir = self.data_dir / "sessions"
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
-        self._shared: dict[str, object] = {}
+        self.outbox = Outbox()
+        self._models: dict[str, object] = {}
         self._lock = threading.Lock()
+        self._jobs: list[RenderJob] = []
+        self._diffusion: tuple[bool, str] | None = None
+
+    def close(self) -> None:
+        self.outbox.close()
 
     # ------------------------------------------------------------------ sessions
     def new_session(self) -> Session:
@@ -82,35 +170,50 @@ class StudioController:
         folder.mkdir(parents=True)
         return Session(sid, folder)
 
-    # ------------------------------------------------------------- shared models
+    # ------------------------------------------------------------- loaded models
     def _get(self, key: str, make):
         with self._lock:
-            if key not in self._shared:
-                self._shared[key] = make()
-            return self._shared[key]
+            if key not in self._models:
+                self._models[key] = make()
+            return self._models[key]
 
     def pipeline(self, settings: PipelineSettings):
-        """A pipeline for `settings` whose heavy parts are shared across sessions."""
+        """A pipeline for `settings` whose heavy parts are loaded once for every session."""
         from pipelines.pipeline import SynchroRaMaPipeline
 
         return SynchroRaMaPipeline.from_settings(settings, shared=self._get)
 
     def diffusion_status(self) -> tuple[bool, str]:
-        """Whether the diffusion renderer can run here, and if not, why (for the style panel)."""
+        """Whether the diffusion renderer can run here, and if not, why (for the style panel).
+        Asked once: the answer (GPU, drivers, installed packages) holds while the app runs."""
         from pipelines.render.diffusion import diffusion_availability
 
-        ok, reason = diffusion_availability()
-        if not ok:
-            return False, f"Diffusion (GPU) unavailable: {reason}"
-        return True, "Diffusion (GPU) renders photoreal frames from the same motion; slower."
+        if self._diffusion is None:
+            ok, reason = diffusion_availability()
+            self._diffusion = (ok, "Diffusion renders photoreal frames from the same motion; it "
+                                   "is slower." if ok else reason)
+        return self._diffusion
+
+    def preset_choices(self) -> list[PresetChoice]:
+        """Every preset, with whether it can run on this computer."""
+        can_diffuse, why = self.diffusion_status()
+        out = []
+        for name in list_presets():
+            needs_gpu = load_preset(name).render.renderer == "diffusion"
+            available = can_diffuse or not needs_gpu
+            out.append(PresetChoice(name, preset_description(name), available,
+                                    "" if available else why))
+        return out
 
     # ------------------------------------------------------------------- inputs
-    def inspect_portrait(self, path: str, style: Style) -> tuple[np.ndarray, str]:
+    def inspect_portrait(self, session: Session, path: str, style: Style) -> tuple[np.ndarray, str]:
         """The portrait with its detected face box and output framing drawn on it, and a
-        one-line description. Raises StudioError for no face, several faces, a tiny face, …"""
+        one-line description. Raises StudioError for no face, several faces, a tiny face, …
+        The description's notes count as shown: Analyze does not repeat them."""
         import cv2
 
         from pipelines.face import describe_face, load_portrait
+        from pipelines.face.analyzer import map_to_original
 
         settings = style.settings()
         image, ref = load_portrait(path, settings.face.max_megapixels)
@@ -122,15 +225,13 @@ class StudioController:
         # The framing box (what the video shows) and the face box, in original-image pixels.
         x0, y0, x1, y1 = (int(round(v)) for v in fr.crop)
         cv2.rectangle(preview, (x0, y0), (x1 - 1, y1 - 1), (255, 200, 0), thick)
-        from pipelines.face.analyzer import map_to_original
-
         box = map_to_original(np.array([face.box[:2], face.box[2:]], float), fr)
         (bx0, by0), (bx1, by1) = box.astype(int)
         cv2.rectangle(preview, (bx0, by0), (bx1, by1), (0, 220, 90), thick)
-        d = describe_face(face)
-        note = d["summary"]
+        note = describe_face(face)["summary"]
         if face.warnings:
             note += " " + " ".join(face.warnings)
+            session.notes_shown.update(face.warnings)
         return preview, note
 
     def inspect_audio(self, path: str) -> str:
@@ -140,17 +241,49 @@ class StudioController:
         channels = "mono" if speech.source_channels == 1 else f"{speech.source_channels} channels"
         return f"{speech.duration:.1f} s, {speech.source_sample_rate} Hz, {channels}."
 
+    def stale_reason(self, session: Session | None, inputs: Inputs) -> str | None:
+        """Why the session's analysis no longer matches what is on the page, or None."""
+        project = session.project if session is not None else None
+        if project is None or project.emotion is None:
+            return None
+        changed = []
+        if inputs.portrait and self._sha(session, inputs.portrait) != project.portrait.sha256:
+            changed.append("portrait")
+        if inputs.audio and self._sha(session, inputs.audio) != project.audio.sha256:
+            changed.append("recording")
+        if (inputs.script or "").strip() != (project.script or ""):
+            changed.append("script")
+        if not changed:
+            return None
+        what = " and ".join([", ".join(changed[:-1]), changed[-1]] if len(changed) > 1 else changed)
+        return (f"The {what} changed after the analysis, so the segments, emotions and scene "
+                "below belong to the old one.")
+
+    def _sha(self, session: Session, path: str) -> str:
+        """A file's hash, remembered per path, size and time (the page asks on every edit)."""
+        p = Path(path)
+        try:
+            st = p.stat()
+        except OSError:
+            return ""
+        key = (str(p), st.st_size, st.st_mtime_ns)
+        if key not in session.hashes:
+            session.hashes[key] = file_sha256(p)
+        return session.hashes[key]
+
     # ------------------------------------------------------------------ analyse
-    def analyze(self, session: Session, portrait: str, audio: str, script: str, style: Style,
-                progress: Progress) -> Project:
+    def analyze(self, session: Session, inputs: Inputs, style: Style,
+                progress: Progress) -> tuple[Project, list[str]]:
         """Transcription/alignment, segments, emotion and scene for the session's inputs. A new
-        portrait or recording starts a new library project; the same ones keep their edits."""
-        if not portrait:
+        portrait or recording starts a new library project; the same ones keep their edits.
+        Returns the project and the notes the page has not shown yet."""
+        if not inputs.portrait:
             raise InputError("Add a portrait photo first (step 1).")
-        if not audio:
+        if not inputs.audio:
             raise InputError("Add a speech recording first (step 2).")
         settings = style.settings()
-        project = Project.new(portrait, audio, script=script, seed=int(style.seed), settings=settings)
+        project = Project.new(inputs.portrait, inputs.audio, script=inputs.script,
+                              seed=int(style.seed), settings=settings)
         previous = session.project
         same_inputs = (previous is not None and previous.portrait.sha256 == project.portrait.sha256
                        and previous.audio.sha256 == project.audio.sha256)
@@ -163,15 +296,15 @@ class StudioController:
                 project.script = script
                 project.invalidate("transcript")
             project.restyle(settings, style.seed)
-        out = self.pipeline(settings)(project, callback=progress, interrupt=session.interrupt)
-        project = out.project
-        if same_inputs and session.project_id:
-            self.library.save_project(session.project_id, project)
-            session.project = project
-        else:
-            name = Path(portrait).stem + " + " + Path(audio).stem
-            session.project_id, session.project = self.library.create_project(project, name)
-        return session.project
+        with self._running(session, "analysis") as interrupt:
+            out = self.pipeline(settings)(project, callback=progress, interrupt=interrupt)
+        session.project = out.project
+        if not same_inputs:
+            session.project_id = session.project_name = None  # new inputs: a new project
+        self._save(session)
+        news = [w for w in session.project.warnings if w not in session.notes_shown]
+        session.notes_shown.update(news)
+        return session.project, news
 
     # ------------------------------------------------------------------- edits
     def edit_segment(self, session: Session, index: int, label: str | None, intensity: float | None,
@@ -256,44 +389,121 @@ class StudioController:
         return project, warnings
 
     # ------------------------------------------------------------------- render
-    def render(self, session: Session, style: Style, progress: Progress) -> TakeEntry:
+    def render(self, session: Session, style: Style, progress: Progress,
+               inputs: Inputs | None = None, page: str = "") -> TakeEntry:
+        """Renders the analysed project as a new take. With `inputs` (what the page shows), a
+        portrait, recording or script changed since the analysis is refused, never rendered
+        from the old analysis."""
         from pipelines.motion import motion_to_csv
 
         project = self._need_project(session)
+        stale = self.stale_reason(session, inputs) if inputs is not None else None
+        if stale:
+            raise InputError(stale, "Press Analyze (step 3) again, then Render.")
+        self._check_preset_runs_here(style.preset)
         settings = style.settings().with_overrides({"scene": dataclasses.asdict(project.settings.scene)})
         project = dataclasses.replace(project)
         project.restyle(settings, style.seed)
-        session.interrupt.clear()
+        job = RenderJob(self._library_entry(session).name, page)
+        self._jobs.append(job)
         work = session.folder / f"render-{uuid.uuid4().hex[:8]}"
         work.mkdir()
         video = work / "take.mp4"
         try:
-            out = self.pipeline(settings)(project, video, callback=progress,
-                                          interrupt=session.interrupt)
-            project = out.project
-            csv = work / "motion.csv"
-            motion_to_csv(project.motion, csv)
-            thumb = work / "thumb.png"
-            _thumbnail(video, thumb, _duration(project))
+            with self._running(session, "render") as interrupt:
+                out = self.pipeline(settings)(project, video, callback=progress,
+                                              interrupt=interrupt)
+                project = out.project
+                csv = work / "motion.csv"
+                motion_to_csv(project.motion, csv)
+                thumb = work / "thumb.png"
+                _thumbnail(video, thumb, _duration(project))
+                if interrupt.is_set():  # pressed after the last frame: still nothing is kept
+                    raise RenderInterrupted()
             take = self.library.add_take(session.project_id, project, video,
                                          _take_label(project, style), duration=_duration(project),
                                          motion_csv=csv, thumbnail=thumb)
+            job.state, job.take_number = "landed", take.number
+        except RenderInterrupted:
+            job.state = "cancelled"
+            raise
+        except BaseException:
+            job.state = "failed"
+            raise
         finally:
             shutil.rmtree(work, ignore_errors=True)  # a cancelled or failed render leaves nothing
         session.project = project
         return take
 
-    def cancel(self, session: Session | None) -> None:
-        if session is not None:
-            session.interrupt.set()
+    def _check_preset_runs_here(self, preset: str) -> None:
+        choice = next((p for p in self.preset_choices() if p.name == preset), None)
+        if choice is not None and not choice.available:
+            raise InputError(f"The {preset} preset cannot run on this computer. {choice.why_not}",
+                             "Choose natural, calm or storyteller (they run on any computer).")
+
+    def cancel(self, session: Session | None) -> str | None:
+        """Stops the session's analysis or render; returns which one it was (None: nothing ran)."""
+        if session is None or session.running is None:
+            return None
+        session.interrupt.set()
+        return session.running
+
+    @contextlib.contextmanager
+    def _running(self, session: Session, what: str) -> Iterator[threading.Event]:
+        # A fresh flag for every run: a Cancel pressed for an earlier run (whose thread may
+        # still be winding down) never stops this one.
+        session.interrupt = threading.Event()
+        session.running = what
+        try:
+            yield session.interrupt
+        finally:
+            session.running = None
+
+    # ------------------------------------------------------------ pages and jobs
+    def page_left(self, page: str) -> None:
+        """The browser page `page` was closed or reloaded: its renders go on, and the next page
+        opened is told about them."""
+        for job in self._jobs:
+            if job.page == page and job.state == "running":
+                job.page_left = True
+
+    def notices_for_new_page(self) -> list[str]:
+        """What a page that has just opened should know: renders still running, and renders
+        whose page went away before they ended."""
+        notes = []
+        for job in self._jobs:
+            started = time.strftime("%H:%M", time.localtime(job.started))
+            if job.state == "running":
+                notes.append(f"A render of **{job.project_name}** (started {started}) is still "
+                             "running. It will appear in the Library when it is done; new "
+                             "analyses and renders wait until then.")
+            elif job.page_left and not job.announced:
+                job.announced = True
+                if job.state == "landed":
+                    notes.append(f"The render of **{job.project_name}** started at {started} "
+                                 f"has finished: it is take {job.take_number} in the Library.")
+                elif job.state == "failed":
+                    notes.append(f"The render of **{job.project_name}** started at {started} "
+                                 "did not finish. Open the project from the Library to try again.")
+        # An ended render matters only to a page that left before it ended, until it is told.
+        self._jobs = [j for j in self._jobs
+                      if j.state == "running" or (j.page_left and not j.announced)]
+        return notes
 
     # ------------------------------------------------------------------ library
     def open_project(self, session: Session, project_id: str) -> Project:
-        if self.library.project(project_id) is None:
+        entry = self.library.project(project_id) if project_id else None
+        if entry is None:
             raise InputError("That project is no longer in the library.")
         session.project = self.library.load_project(project_id)
-        session.project_id = project_id
+        session.project_id, session.project_name = project_id, entry.name
         return session.project
+
+    def take_downloads(self, take: TakeEntry) -> list[Path]:
+        """The take's video, project and motion as copies named after the project and take."""
+        return self.outbox.publish([(take.video, f"{take.file_stem}.mp4"),
+                                    (take.project_path, f"{take.file_stem}.project.json"),
+                                    (take.motion_csv, f"{take.file_stem}.motion.csv")])
 
     # ---------------------------------------------------------------- internals
     def _need_project(self, session: Session | None) -> Project:
@@ -302,8 +512,23 @@ class StudioController:
         return session.project
 
     def _save(self, session: Session) -> None:
-        if session.project_id:
+        known = session.project_id is not None
+        self._library_entry(session)
+        if known:
             self.library.save_project(session.project_id, session.project)
+
+    def _library_entry(self, session: Session):
+        """The session's project in the library: added when it is new, and put back if it was
+        deleted there while this page still had it open (its edits and next takes are kept)."""
+        entry = self.library.project(session.project_id) if session.project_id else None
+        if entry is None:
+            p = session.project
+            if not session.project_name:  # named after the files as the creator gave them
+                session.project_name = Path(p.portrait.path).stem + " + " + Path(p.audio.path).stem
+            session.project_id, session.project = self.library.create_project(
+                p, session.project_name)
+            entry = self.library.project(session.project_id)
+        return entry
 
 
 def _scene_request(project: Project):
@@ -323,7 +548,8 @@ def _duration(project: Project) -> float:
 
 def _take_label(project: Project, style: Style) -> str:
     labels = sorted({s.label for s in project.emotion.segments}) if project.emotion else []
-    return (f"{style.preset}, seed {style.seed}, {style.size}px {style.fps:g} fps, "
+    preset = f"{style.preset} (adjusted)" if style.adjusted() else style.preset
+    return (f"{preset}, seed {style.seed}, {style.size}px {style.fps:g} fps, "
             f"{'/'.join(labels) or 'neutral'}")
 
 
@@ -342,4 +568,3 @@ def _thumbnail(video: Path, out: Path, duration: float) -> None:
     img = Image.frombytes("RGB", (w, h), frame)
     img.thumbnail((240, 240))
     img.save(out)
-

@@ -9,11 +9,15 @@ Layout under `root`:
     projects/<project_id>/project.json   the latest state of the project, with all its edits
     projects/<project_id>/takes/<take_id>/{take.mp4, project.json, motion.csv, thumb.png}
 
+Takes are numbered within their project (1, 2, 3, … never reused after a deletion), so that a
+creator can name them and their downloads can carry the project's name and the take's number.
+
 Each call opens its own SQLite connection, so the library can be used from Gradio's worker
 threads; writes are short transactions.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import time
@@ -28,14 +32,16 @@ CREATE TABLE IF NOT EXISTS projects (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    takes_made INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS takes (
     id TEXT PRIMARY KEY,
     project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     created REAL NOT NULL,
     label TEXT NOT NULL,
-    duration REAL NOT NULL
+    duration REAL NOT NULL,
+    number INTEGER
 );
 """
 
@@ -62,6 +68,8 @@ class TakeEntry:
     label: str
     duration: float
     folder: Path
+    number: int = 0
+    project_name: str = ""
 
     @property
     def video(self) -> Path:
@@ -81,7 +89,22 @@ class TakeEntry:
 
     @property
     def title(self) -> str:
-        return f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(self.created))} · {self.label}"
+        when = time.strftime('%Y-%m-%d %H:%M', time.localtime(self.created))
+        return f"Take {self.number} · {when} · {self.label}"
+
+    @property
+    def file_stem(self) -> str:
+        """What its downloads are called: the project's name and the take's number."""
+        return f"{file_name_part(self.project_name) or 'project'}-take{self.number}"
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def file_name_part(text: str) -> str:
+    """`text` as a safe, readable part of a file name ("Hopper + speech" -> "Hopper-speech")."""
+    return re.sub(r"[^\w.]+", "-", text, flags=re.UNICODE).strip("-.")[:60]
 
 
 class Library:
@@ -90,6 +113,22 @@ class Library:
         (self.root / "projects").mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(SCHEMA)
+            self._number_old_takes(db)
+
+    @staticmethod
+    def _number_old_takes(db: sqlite3.Connection) -> None:
+        """Libraries written before takes were numbered get numbers in the order of creation."""
+        if "number" not in _columns(db, "takes"):
+            db.execute("ALTER TABLE takes ADD COLUMN number INTEGER")
+        if "takes_made" not in _columns(db, "projects"):
+            db.execute("ALTER TABLE projects ADD COLUMN takes_made INTEGER NOT NULL DEFAULT 0")
+        unnumbered = db.execute("SELECT id, project_id FROM takes WHERE number IS NULL "
+                                "ORDER BY created").fetchall()
+        for take_id, project_id in unnumbered:
+            db.execute("UPDATE takes SET number = (SELECT COALESCE(MAX(number), 0) + 1 FROM takes "
+                       "WHERE project_id = ?) WHERE id = ?", (project_id, take_id))
+        db.execute("UPDATE projects SET takes_made = MAX(takes_made, (SELECT COALESCE(MAX(number), "
+                   "0) FROM takes WHERE takes.project_id = projects.id))")
 
     def _db(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.root / "library.sqlite", timeout=30)
@@ -117,7 +156,8 @@ class Library:
             stored.save(folder / "project.json")
             now = time.time()
             with self._db() as db:
-                db.execute("INSERT INTO projects VALUES (?, ?, ?, ?)", (project_id, name, now, now))
+                db.execute("INSERT INTO projects (id, name, created, updated) VALUES (?, ?, ?, ?)",
+                       (project_id, name, now, now))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -165,25 +205,33 @@ class Library:
                 shutil.move(str(thumbnail), folder / "thumb.png")
             now = time.time()
             with self._db() as db:
-                db.execute("INSERT INTO takes VALUES (?, ?, ?, ?, ?)",
-                           (take_id, project_id, now, label, duration))
-                db.execute("UPDATE projects SET updated = ? WHERE id = ?", (now, project_id))
+                # Counted per project, so a deleted take's number is never given again (its
+                # downloads may still be on the creator's disk under that name).
+                db.execute("UPDATE projects SET takes_made = takes_made + 1, updated = ? "
+                           "WHERE id = ?", (now, project_id))
+                (number,) = db.execute("SELECT takes_made FROM projects WHERE id = ?",
+                                       (project_id,)).fetchone()
+                db.execute("INSERT INTO takes (id, project_id, created, label, duration, number) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           (take_id, project_id, now, label, duration, number))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         self.save_project(project_id, project)
-        return TakeEntry(take_id, project_id, now, label, duration, folder)
+        return self.take(take_id)
 
     def takes(self, project_id: str | None = None) -> list[TakeEntry]:
-        query = "SELECT id, project_id, created, label, duration FROM takes"
+        """Newest first; only `project_id`'s when given."""
+        query = ("SELECT t.id, t.project_id, t.created, t.label, t.duration, t.number, p.name "
+                 "FROM takes t JOIN projects p ON p.id = t.project_id")
         args: tuple = ()
         if project_id is not None:
-            query += " WHERE project_id = ?"
+            query += " WHERE t.project_id = ?"
             args = (project_id,)
         with self._db() as db:
-            rows = db.execute(query + " ORDER BY created DESC", args).fetchall()
-        return [TakeEntry(r[0], r[1], r[2], r[3], r[4], self._folder(r[1]) / "takes" / r[0])
-                for r in rows]
+            rows = db.execute(query + " ORDER BY t.created DESC", args).fetchall()
+        return [TakeEntry(r[0], r[1], r[2], r[3], r[4], self._folder(r[1]) / "takes" / r[0],
+                          number=r[5] or 0, project_name=r[6]) for r in rows]
 
     def take(self, take_id: str) -> TakeEntry | None:
         return next((t for t in self.takes() if t.id == take_id), None)

@@ -1,6 +1,8 @@
 """Read-only views of a Project for the studio: table rows and the emotion timeline figure."""
 from __future__ import annotations
 
+import time
+
 from pipelines.project import Project
 
 # One colour per MEAD category (colour-blind-friendly Okabe–Ito where possible).
@@ -8,6 +10,38 @@ CATEGORY_COLOURS = {
     "neutral": "#bbbbbb", "happy": "#e69f00", "sad": "#0072b2", "angry": "#d55e00",
     "surprised": "#f0e442", "fearful": "#cc79a7", "disgusted": "#009e73", "contempt": "#56b4e9",
 }
+
+
+TRANSCRIPT_SOURCES = {
+    "aligned": "aligned to your script",
+    "asr": "recognised from the speech; add the script for sharper lip sync",
+    "phones": "no words placed: the lips follow the sounds heard",
+    "energy": "no words placed: the mouth follows the loudness",
+}
+
+
+def analysis_note(project: Project) -> str:
+    """One line on what the analysis found, in the creator's words."""
+    if project.emotion is None or project.transcript is None:
+        return ""
+    n = len(project.emotion.segments)
+    tr = project.transcript
+    how = TRANSCRIPT_SOURCES.get(tr.source, "")
+    return (f"**Analyzed:** {n} segment{'' if n == 1 else 's'}, {len(tr.words)} "
+            f"word{'' if len(tr.words) == 1 else 's'}" + (f" ({how})." if how else "."))
+
+
+def library_choices(library, project_id: str | None):
+    """The Library tab's project menu ((label, id) pairs) and the takes it lists: the chosen
+    project's, or every project's when none is chosen."""
+    projects = [(f"{p.name} · {_when(p.updated)} ({p.takes} take{'' if p.takes == 1 else 's'})",
+                 p.id) for p in library.projects()]
+    chosen = project_id if any(v == project_id for _, v in projects) else None
+    return projects, library.takes(chosen)
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%d %b %H:%M", time.localtime(timestamp))
 
 
 def segment_rows(project: Project) -> list[dict]:

@@ -133,7 +133,7 @@ def test_diffusion_refusals_are_one_readable_message(tiny_wan, tmp_path, monkeyp
         DiffusionRenderer(RenderSettings(), DiffusionSettings(**kw)).check()
 
     if not torch.cuda.is_available():
-        with pytest.raises(DiffusionUnavailableError, match="NVIDIA GPU"):
+        with pytest.raises(DiffusionUnavailableError, match="NVIDIA graphics card"):
             check(model=str(tiny_wan), device="cuda")
     with pytest.raises(MissingWeightsError, match="hf download someone/not-here"):
         check(model="someone/not-here", device="cpu")
@@ -183,7 +183,7 @@ def test_diffusion_without_a_gpu_on_the_command_line(tmp_path):
                         str(tmp_path / "clip.mp4")], capture_output=True, text=True, cwd=ROOT,
                        timeout=120)
     assert r.returncode == 2
-    assert r.stderr.strip().splitlines()[-1].startswith("error: The diffusion renderer needs an NVIDIA GPU")
+    assert r.stderr.strip().splitlines()[-1].startswith("error: The diffusion renderer needs an NVIDIA graphics card")
     assert "Traceback" not in r.stderr and not (tmp_path / "clip.mp4").exists()
 
 

@@ -189,7 +189,7 @@ def test_a_gpu_device_without_a_gpu_says_how_to_run_on_the_cpu(tiny_models):
         pytest.skip("this machine has a CUDA GPU")
     with pytest.raises(InputError) as err:
         TransformersTextSentiment(str(tiny_models["emotion"]), device="cuda")("hello")
-    assert "needs an NVIDIA GPU" in str(err.value)
+    assert "needs an NVIDIA graphics card" in str(err.value)
     assert "emotion.device" in str(err.value) and "CPU renderer" not in str(err.value)
 
 

@@ -1,4 +1,4 @@
-"""File helpers shared by every stage: content hashes of inputs, atomic writes of outputs."""
+"""File helpers for every stage: content hashes of inputs, atomic writes of outputs."""
 from __future__ import annotations
 
 import hashlib

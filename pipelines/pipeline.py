@@ -60,9 +60,9 @@ class SynchroRaMaPipeline:
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings | None = None,
-                      shared: Callable[[str, Callable[[], object]], object] | None = None,
+                      kept: Callable[[str, Callable[[], object]], object] | None = None,
                       ) -> "SynchroRaMaPipeline":
-        """The embedded pipeline for `settings`. `shared(key, make)` lets a long-running host
+        """The embedded pipeline for `settings`. `kept(key, make)` lets a long-running host
         (the studio) keep one instance of each heavy component across pipelines; without it
         every component is new (and still loads its model lazily)."""
         from .audio.features import SileroVoiceActivity
@@ -73,11 +73,12 @@ class SynchroRaMaPipeline:
         from .text import PocketsphinxAligner
 
         settings = settings or PipelineSettings()
-        get = shared or (lambda key, make: make())
+        get = kept or (lambda key, make: make())
         cpu = CpuRenderer(settings.render, matte=get("matte", PersonMatte))
         # The renderer is cheap and follows this render's settings; the diffusion model in it
-        # is loaded once and shared (one at a time, see render.diffusion.LoadedModel).
-        renderer = make_renderer(settings, cpu, shared=get)
+        # is loaded once and kept for every render (one at a time, see
+        # render.diffusion.LoadedModel).
+        renderer = make_renderer(settings, cpu, kept=get)
         return cls(face_analyzer=get(f"face:{settings.face}", lambda: FaceAnalyzer(settings.face)),
                    aligner=get("aligner", PocketsphinxAligner),
                    voice_activity=get("vad", SileroVoiceActivity),
@@ -243,7 +244,7 @@ class SynchroRaMaPipeline:
         return PipelineOutput(Path(out_path), project, project.warnings, timings)
 
 
-def make_renderer(settings: PipelineSettings, cpu, shared=None):
+def make_renderer(settings: PipelineSettings, cpu, kept=None):
     """The renderer the settings ask for; the CPU renderer also draws the diffusion renderer's
     motion frames."""
     name = settings.render.renderer
@@ -252,7 +253,7 @@ def make_renderer(settings: PipelineSettings, cpu, shared=None):
     if name == "diffusion":
         from .render.diffusion import DiffusionRenderer, LoadedModel
 
-        model = shared("diffusion-model", LoadedModel) if shared else LoadedModel()
+        model = kept("diffusion-model", LoadedModel) if kept else LoadedModel()
         return DiffusionRenderer(settings.render, settings.diffusion, cpu, model=model)
     raise InputError(f"Unknown renderer '{name}'.", "Use 'cpu' or 'diffusion'.")
 

@@ -181,7 +181,7 @@ class StudioController:
         """A pipeline for `settings` whose heavy parts are loaded once for every session."""
         from pipelines.pipeline import SynchroRaMaPipeline
 
-        return SynchroRaMaPipeline.from_settings(settings, shared=self._get)
+        return SynchroRaMaPipeline.from_settings(settings, kept=self._get)
 
     def diffusion_status(self) -> tuple[bool, str]:
         """Whether the diffusion renderer can run here, and if not, why (for the style panel).

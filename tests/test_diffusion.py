@@ -101,16 +101,16 @@ def test_the_studio_keeps_one_diffusion_model_across_render_settings(tiny_wan):
     settings replace it instead of keeping a second copy."""
     from pipelines.pipeline import SynchroRaMaPipeline
 
-    shared = {}
+    kept = {}
 
-    def get(key, make):  # as the studio's controller shares components
-        if key not in shared:
-            shared[key] = make()
-        return shared[key]
+    def get(key, make):  # as the studio's controller keeps components for every render
+        if key not in kept:
+            kept[key] = make()
+        return kept[key]
 
     def renderer(**overrides):
         settings = _settings(tiny_wan).with_overrides(overrides)
-        return SynchroRaMaPipeline.from_settings(settings, shared=get).renderer
+        return SynchroRaMaPipeline.from_settings(settings, kept=get).renderer
 
     first = renderer()
     loaded = first.load()
@@ -162,11 +162,11 @@ def test_a_broken_optional_install_is_reported_not_raised(monkeypatch):
     from pipelines.render import diffusion
 
     def broken(self):
-        raise OSError("libcudart.so.12: cannot open shared object file")
+        raise OSError("libcudart.so.12: cannot open object file: No such file or directory")
 
     monkeypatch.setattr(diffusion.DiffusionRenderer, "check", broken)
     assert diffusion.diffusion_availability() == (
-        False, "libcudart.so.12: cannot open shared object file.")
+        False, "libcudart.so.12: cannot open object file: No such file or directory.")
 
 
 def test_diffusion_without_a_gpu_on_the_command_line(tmp_path):

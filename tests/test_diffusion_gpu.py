@@ -189,7 +189,7 @@ def test_diffusion_cuda_bf16_renders_an_mp4_with_audio(tiny_wan, analysed, tmp_p
 
     project, matte = analysed
     pipe = SynchroRaMaPipeline.from_settings(
-        project.settings, shared=lambda key, make: FixedMatte(matte) if key == "matte" else make())
+        project.settings, kept=lambda key, make: FixedMatte(matte) if key == "matte" else make())
     frames = render_and_check_mp4(pipe, project, tmp_path / "clip.mp4")
     assert len(frames) == project.motion.num_frames
     assert pipe.renderer.model.device.type == "cuda"

@@ -108,7 +108,7 @@ def test_a_then_step_with_its_own_time_keeps_it():
     down, away = parse_scene_text("She looks down from 2 to 4 s, then glances away.", ctx())
     assert (down.kind, down.start, down.end) == ("look_down", 2.0, 4.0)
     assert away.kind == "look_away" and away.start >= 4.0
-    # A time that opens the sentence is still shared by its steps, and an "and" inside a time
+    # A time that opens the sentence still covers all its steps, and an "and" inside a time
     # expression is no clause break.
     down, away = parse_scene_text("From 2 to 4 s she looks down, then glances away.", ctx())
     assert [(c.start, c.end) for c in (down, away)] == [(2.0, 3.0), (3.0, 4.0)]

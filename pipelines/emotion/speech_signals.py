@@ -39,7 +39,7 @@ VALENCE_AROUSAL = "valence_arousal"
 # it; neutral is the origin, so "no evidence" gives (0, 0).
 
 # ============================================================================================
-# Prosodic features relative to the speaker's baseline (shared by both embedded backends)
+# Prosodic features relative to the speaker's baseline (used by both embedded backends)
 # ============================================================================================
 
 # Segment statistics (computed on the Prosody frame grid; "speech" = voice-activity frames):
@@ -484,7 +484,7 @@ def _segment_audio(speech: Speech, segment: Segment, target_sr: int) -> np.ndarr
 
 
 class _TransformersAudioBackend:
-    """Shared loading for the heavy backends: local folder, or an id from the user's cache only
+    """Loading common to the heavy backends: local folder, or an id from the user's cache only
     (`local_files_only=True`); every loading failure becomes one MissingWeightsError."""
 
     kind = "speech model"

@@ -12,7 +12,7 @@ Two backends produce the same `SignalEstimate(signal="text_sentiment")`:
 
 `make_text_sentiment(backend, model)` builds either from a settings-style description.
 
-Shared tables (used by both backends, documented where defined):
+Tables common to both backends (documented where defined):
   EMOTION_VALENCE / EMOTION_AROUSAL: a point in valence-arousal space per category (a coarse
   reading of Russell's circumplex), so valence/arousal can be derived from a distribution.
   LABEL_TABLE: classifier label name -> emotion category (or a spread over categories).
@@ -33,7 +33,7 @@ from .categories import CATEGORY_VA
 SIGNAL = "text_sentiment"
 
 # --------------------------------------------------------------------------------------------
-# Shared tables
+# Tables common to both backends
 # --------------------------------------------------------------------------------------------
 
 # Valence and arousal of each category, in [-1, 1] (approximate circumplex positions). Neutral is

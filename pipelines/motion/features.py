@@ -1,4 +1,4 @@
-"""Prosodic analysis shared by the A2M layers: loudness envelope, voice activity, pitch, and
+"""Prosodic analysis common to the A2M layers: loudness envelope, voice activity, pitch, and
 accents (stressed, loud / high-pitched syllable peaks), computed once on the prosody's own grid
 and sampled at any times."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Small, vectorised signal helpers shared by the A2M layers (no state, no own randomness)."""
+"""Small, vectorised signal helpers for the A2M layers (no state, no own randomness)."""
 from __future__ import annotations
 
 import numpy as np

@@ -58,7 +58,7 @@ def load_key(settings: DiffusionSettings) -> tuple:
 
 
 class LoadedModel:
-    """One loaded WanAnimatePipeline, shared by the renderers of a long-running host (the
+    """One loaded WanAnimatePipeline, used by all the renderers of a long-running host (the
     studio): the 14B model takes minutes to load and most of a GPU's memory."""
 
     def __init__(self):
@@ -145,7 +145,7 @@ class DiffusionRenderer:
 
     # ----------------------------------------------------------------- load
     def load(self):
-        """The loaded pipeline: the shared one when its load settings match, else this one's
+        """The loaded pipeline: the host's one when its load settings match, else this one's
         (the other is released first, so the memory check sees the whole GPU)."""
         slot = self.model
         with slot.lock:

@@ -145,7 +145,7 @@ def _sentence_cues(sentence: str, line_span, ctx: SceneContext, patterns) -> lis
     opening = [a for a in anchors if a.start < found[0][0]]
     opening_word = next((a for a in opening if a.spoken), None)
     opening_time = next((a for a in opening if not a.spoken), None)
-    shared = opening_time.span if opening_time else _sentence_span(sentence, line_span, ctx)
+    common = opening_time.span if opening_time else _sentence_span(sentence, line_span, ctx)
     prose = _blank(_plain(sentence), [(a.start, a.end) for a in anchors])
     clauses = _clause_starts(prose, found)
     steps = _steps(prose, found)
@@ -158,7 +158,7 @@ def _sentence_cues(sentence: str, line_span, ctx: SceneContext, patterns) -> lis
         if anchor is not None:
             cue = _place(kind, strength, anchor.span, anchor.spoken, repeat, ctx.duration)
         else:
-            cue = _place(kind, strength, _step_part(shared, step, steps), False, repeat, ctx.duration)
+            cue = _place(kind, strength, _step_part(common, step, steps), False, repeat, ctx.duration)
         if cue is not None:
             out.append(cue)
     return out

@@ -1,5 +1,4 @@
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,44 +34,11 @@ GO_FORWARD = DATA / "goforward.wav"  # "go forward ten meters"
 FEELS_LIKE = DATA / "input_4_16k.wav"  # "feels like these days go on forever"
 
 
-# ------------------------------------------------------------------ the tests' own files only
-# A user's clone has nothing beside it, so a test that reads a file next to the repository
-# passes on a developer's machine and fails on theirs. Any file opened from Python under the
-# repository's parent folder but outside the repository fails the run, wherever it runs
-# (`.ci/run` also runs the suite in a clone with nothing beside it, which covers subprocesses
-# and C libraries too).
-_OUTSIDE_READS: list[str] = []
-
-
-def _is_beside_the_repository(path) -> bool:
-    try:
-        p = Path(os.fsdecode(path)).resolve()
-    except (TypeError, ValueError, OSError):
-        return False
-    return p.is_relative_to(ROOT.parent) and not p.is_relative_to(ROOT)
-
-
-def _refuse_reads_beside_the_repository(event: str, args) -> None:
-    if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)) \
-            and _is_beside_the_repository(args[0]):
-        _OUTSIDE_READS.append(os.fsdecode(args[0]))
-        raise PermissionError(f"Tests may use only the repository's own files, not {args[0]}: "
-                              "copy what a test needs into tests/data/ with its licence.")
-
-
-sys.addaudithook(_refuse_reads_beside_the_repository)
-
-
-def pytest_sessionfinish(session, exitstatus):
-    if _OUTSIDE_READS:
-        print("\nFiles opened outside the repository:\n  " + "\n  ".join(sorted(set(_OUTSIDE_READS))))
-        session.exitstatus = 1
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """In CI (CI=true) only GPU tests may skip: anything else skipped is a test that did not run
-    on a fresh clone, which is what CI must catch."""
+    """In CI (CI=true) only GPU tests may skip. `.ci/run` runs the suite in a fresh clone with
+    nothing beside it: a test that needs a file from outside the repository fails there, and one
+    that would skip for want of it fails too."""
     outcome = yield
     report = outcome.get_result()
     if report.skipped and os.environ.get("CI") and item.get_closest_marker("gpu") is None \

@@ -55,7 +55,8 @@ def login_for(share: bool, environ: Mapping[str, str] | None = None,
         return None
     if ask is None:
         if not sys.stdin.isatty():
-            raise InputError("A public link needs a login, and there is no terminal to ask for one.",
+            raise InputError("A public link needs a login, and there is no terminal to ask "
+                             "for one.",
                              f"Set {LOGIN_VARIABLE}=user:password in the environment and start "
                              "again.")
         ask = _ask_on_terminal

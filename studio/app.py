@@ -21,8 +21,8 @@ from pipelines.pipeline import STAGES
 from .access import LOGIN_VARIABLE, Login, login_for
 from .controller import Inputs, Session, StudioController, Style
 from .panels import CSS, Page, build_page
-from .views import (analysis_note, cue_rows, library_choices, scene_box_text, segment_rows,
-                    signal_rows, timeline_figure, transcript_rows)
+from .views import (analysis_note, counted, cue_rows, library_choices, scene_box_text,
+                    segment_rows, signal_rows, timeline_figure, transcript_rows)
 
 MAX_UPLOAD = "200mb"
 log = logging.getLogger("synchrorama.studio")
@@ -98,7 +98,8 @@ class StudioHandlers:
 
     def inputs_of(self, values: dict) -> Inputs:
         p = self.page
-        return Inputs(values[p.portrait.image], values[p.speech.audio], values[p.speech.script] or "")
+        return Inputs(values[p.portrait.image], values[p.speech.audio],
+                      values[p.speech.script] or "")
 
     # ---------------------------------------------------------------- steps 1 and 2
     def portrait_changed(self, values: dict):
@@ -210,7 +211,8 @@ class StudioHandlers:
             return "**Render cancelled;** nothing was saved.", None, None, gr.skip()
         if what == "analysis":
             gr.Info("Analysis cancelled.")
-            return gr.skip(), gr.skip(), gr.skip(), "**Analysis cancelled.** Press Analyze to start again."
+            return (gr.skip(), gr.skip(), gr.skip(),
+                    "**Analysis cancelled.** Press Analyze to start again.")
         return "Nothing is running.", gr.skip(), gr.skip(), gr.skip()
 
     # ---------------------------------------------------------------- the page itself
@@ -224,14 +226,13 @@ class StudioHandlers:
 
     # ---------------------------------------------------------------- library
     def library_view(self, project_id: str | None = None):
-        projects, takes = library_choices(self.c.library, project_id)
-        selected = project_id if any(v == project_id for _, v in projects) else None
+        projects, selected, takes = library_choices(self.c.library, project_id)
         shown = [t for t in takes if t.thumbnail.exists()]
-        pics = [(self.c.outbox.one(t.thumbnail, f"{t.file_stem}.png"), t.title) for t in shown]
+        thumbs = self.c.outbox.publish([(t.thumbnail, f"{t.file_stem}.png") for t in shown])
+        pics = [(str(path), t.title) for path, t in zip(thumbs, shown)]
         ids = [t.id for t in shown]
-        take_choices = [(t.title, t.id) for t in takes]
-        return (gr.update(choices=projects, value=selected), pics, ids,
-                gr.update(choices=take_choices, value=None), gr.update(choices=take_choices, value=None),
+        take_choices = gr.update(choices=[(t.title, t.id) for t in takes], value=None)
+        return (gr.update(choices=projects, value=selected), pics, ids, take_choices, take_choices,
                 None, None)
 
     def take_video(self, take_id: str | None):
@@ -261,8 +262,8 @@ class StudioHandlers:
             return gr.skip(), gr.skip(), gr.skip()
         if kind == "project":
             entry = self.c.library.project(item_id)
-            what = (f"Delete the project **{entry.name}** and its {entry.takes} "
-                    f"take{'' if entry.takes == 1 else 's'}?") if entry else None
+            what = (f"Delete the project **{entry.name}** and its "
+                    f"{counted(entry.takes, 'take')}?") if entry else None
         else:
             take = self.c.library.take(item_id)
             what = f"Delete **take {take.number}** of {take.project_name}?" if take else None
@@ -419,7 +420,8 @@ def _wire_library(h: StudioHandlers, page: Page) -> None:
     lib.take_b.change(h.take_video, [lib.take_b], [lib.video_b], api_visibility="private")
     lib.open.click(h.open_clicked, [lib.projects, page.session],
                    [page.session, page.tabs, page.portrait.image, page.speech.audio,
-                    page.speech.script, *page.style.outputs, *page.analysis_outputs], api_visibility="private")
+                    page.speech.script, *page.style.outputs, *page.analysis_outputs],
+                   api_visibility="private")
     confirm = lib.confirm
     lib.delete_project.click(functools.partial(h.ask_to_delete, "project"), [lib.projects],
                              [confirm.box, confirm.question, confirm.pending],

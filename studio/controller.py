@@ -196,14 +196,16 @@ class StudioController:
 
     def preset_choices(self) -> list[PresetChoice]:
         """Every preset, with whether it can run on this computer."""
-        can_diffuse, why = self.diffusion_status()
         out = []
         for name in list_presets():
-            needs_gpu = load_preset(name).render.renderer == "diffusion"
-            available = can_diffuse or not needs_gpu
-            out.append(PresetChoice(name, preset_description(name), available,
-                                    "" if available else why))
+            why_not = self._why_preset_cannot_run(name)
+            out.append(PresetChoice(name, preset_description(name), not why_not, why_not))
         return out
+
+    def _why_preset_cannot_run(self, name: str) -> str:
+        """Empty when `name` runs here; else why not (its renderer is unavailable)."""
+        can_diffuse, why = self.diffusion_status()
+        return why if load_preset(name).render.renderer == "diffusion" and not can_diffuse else ""
 
     # ------------------------------------------------------------------- inputs
     def inspect_portrait(self, session: Session, path: str, style: Style) -> tuple[np.ndarray, str]:
@@ -436,9 +438,9 @@ class StudioController:
         return take
 
     def _check_preset_runs_here(self, preset: str) -> None:
-        choice = next((p for p in self.preset_choices() if p.name == preset), None)
-        if choice is not None and not choice.available:
-            raise InputError(f"The {preset} preset cannot run on this computer. {choice.why_not}",
+        why = self._why_preset_cannot_run(preset)
+        if why:
+            raise InputError(f"The {preset} preset cannot run on this computer. {why}",
                              "Choose natural, calm or storyteller (they run on any computer).")
 
     def cancel(self, session: Session | None) -> str | None:

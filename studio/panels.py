@@ -261,7 +261,8 @@ def _segment_editor(rows: list[dict], edit_segment: EditSegment, session: gr.Sta
     for row in rows:
         i = row["index"]
         with gr.Row(elem_classes="segment-row", equal_height=True):
-            gr.Markdown(f"**{row['start']:.1f}–{row['end']:.1f} s** · {row['text'] or '(no words)'}"
+            gr.Markdown(f"**{row['start']:.1f}–{row['end']:.1f} s** · "
+                        f"{row['text'] or '(no words)'}"
                         f"  \n*detected: {row['detected']}*", scale=3)
             label = gr.Dropdown(LABEL_CHOICES, value=row["label"], label="Category", scale=1,
                                 min_width=120, key=f"label-{i}", elem_id=f"label-{i}",

@@ -24,20 +24,24 @@ def analysis_note(project: Project) -> str:
     """One line on what the analysis found, in the creator's words."""
     if project.emotion is None or project.transcript is None:
         return ""
-    n = len(project.emotion.segments)
     tr = project.transcript
     how = TRANSCRIPT_SOURCES.get(tr.source, "")
-    return (f"**Analyzed:** {n} segment{'' if n == 1 else 's'}, {len(tr.words)} "
-            f"word{'' if len(tr.words) == 1 else 's'}" + (f" ({how})." if how else "."))
+    return (f"**Analyzed:** {counted(len(project.emotion.segments), 'segment')}, "
+            f"{counted(len(tr.words), 'word')}" + (f" ({how})." if how else "."))
+
+
+def counted(n: int, thing: str) -> str:
+    """"1 take", "3 takes"."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def library_choices(library, project_id: str | None):
-    """The Library tab's project menu ((label, id) pairs) and the takes it lists: the chosen
-    project's, or every project's when none is chosen."""
-    projects = [(f"{p.name} · {_when(p.updated)} ({p.takes} take{'' if p.takes == 1 else 's'})",
-                 p.id) for p in library.projects()]
+    """The Library tab's project menu ((label, id) pairs), the chosen project (None when
+    `project_id` is gone) and the takes it lists: its own, or every project's."""
+    projects = [(f"{p.name} · {_when(p.updated)} ({counted(p.takes, 'take')})", p.id)
+                for p in library.projects()]
     chosen = project_id if any(v == project_id for _, v in projects) else None
-    return projects, library.takes(chosen)
+    return projects, chosen, library.takes(chosen)
 
 
 def _when(timestamp: float) -> str:

@@ -41,7 +41,8 @@ def _client(url):
     return Client(url, verbose=False)
 
 
-def _analyze(client, portrait=ASSETS / "portrait_hopper.jpg", script="", audio=ASSETS / "speech.wav"):
+def _analyze(client, portrait=ASSETS / "portrait_hopper.jpg", script="",
+             audio=ASSETS / "speech.wav"):
     return client.predict(portrait=handle_file(str(portrait)), audio=handle_file(str(audio)),
                           script=script, style=SMALL, api_name="/analyze")
 
@@ -358,7 +359,8 @@ def test_a_preset_sets_the_motion_and_an_adjusted_one_says_so(tmp_path, speech_s
     from pipelines.project import Project
 
     motion = Project.load(take.project_path).settings.motion
-    assert (motion.head_motion, motion.blink_rate_per_min, motion.expression_strength) == (1.8, 19, 1.4)
+    assert (motion.head_motion, motion.blink_rate_per_min,
+            motion.expression_strength) == (1.8, 19, 1.4)
     assert take.label.startswith("storyteller,")
     calmer = c.render(session, dataclasses.replace(story, head_motion=0.5), NO_PROGRESS)
     assert calmer.label.startswith("storyteller (adjusted),")

@@ -243,8 +243,19 @@ class FaceAnalysis:
 
     @property
     def inter_ocular(self) -> float:
-        # Outer eye corners in the MediaPipe topology.
-        return float(np.linalg.norm(self.landmarks[33, :2] - self.landmarks[263, :2]))
+        return self.geometry.iod
+
+    @property
+    def geometry(self):
+        """The face's own frame (`pipelines.face.geometry.FaceGeometry`), built once."""
+        cached = self.__dict__.get("_geometry")
+        if cached is None or cached.landmarks.shape != self.landmarks.shape \
+                or not np.array_equal(cached.landmarks, self.landmarks):
+            from .face.geometry import FaceGeometry
+
+            cached = FaceGeometry.of(self.landmarks)
+            self.__dict__["_geometry"] = cached
+        return cached
 
 
 # --------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def _against_the_cpu_frame(renderer, project, frames):
     """Mean difference from the CPU (A2M) frame at the widest jaw opening: in the mouth, and on
     the forehead."""
     from pipelines.face import frame_image, load_portrait
-    from pipelines.render import landmarks as L
+    from pipelines.face import mesh as L
 
     image, _ = load_portrait(project.portrait.path)
     prepared = renderer.prepare(frame_image(image, project.face.framing), project.face)

@@ -153,7 +153,7 @@ def test_diffusion_cuda_bf16_two_steps_per_segment(tiny_wan, analysed, offload):
 
 def test_diffusion_cuda_bf16_whole_clip_keeps_the_a2m_mouth(tiny_wan, analysed):
     """Every frame of the 7.1 s clip (23 segments), as the MP4 test renders it, minus ffmpeg."""
-    from pipelines.render import landmarks as L
+    from pipelines.face import mesh as L
 
     renderer, pipe, prepared, motion, frames, seen, progress, peak = _render(tiny_wan, analysed)
     project, _ = analysed

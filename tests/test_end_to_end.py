@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from pipelines.export.video import probe_durations
-from pipelines.render import landmarks as L
+from pipelines.face import mesh as L
 
 
 def read_frames(path):

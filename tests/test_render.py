@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import weights
-from pipelines.render import landmarks as L
+from pipelines.face import mesh as L
 
 STILL = np.zeros(6, np.float32)
 

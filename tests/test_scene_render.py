@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from llm_server import FakeLLM, Reply
-from pipelines.render import landmarks as L
+from pipelines.face import mesh as L
 
 SIZE = 192
 

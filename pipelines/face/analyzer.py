@@ -33,6 +33,7 @@ from ..native import quiet_native_stderr
 from ..settings import FaceSettings
 from ..types import FaceAnalysis, Framing, MediaRef
 from .describe import detect_glasses, head_pose
+from .geometry import inter_ocular
 
 NUM_LANDMARKS = 478
 FACE_CENTER_Y = 0.48  # "crop" framing: face-box centre at this fraction of the crop height
@@ -157,7 +158,7 @@ class FaceAnalyzer:
             framed = frame_image(image, framing)
             mapped = map_to_frame(landmarks, framing)
             refined = self._mesh_region(framed, _bbox(mapped))
-            iod = float(np.linalg.norm(mapped[263, :2] - mapped[33, :2]))
+            iod = inter_ocular(mapped)
             if refined is not None and _mean_dist(refined, mapped) < 0.15 * max(iod, 1.0):
                 final = refined
             else:  # the re-fit failed or latched onto something else: keep the mapped mesh

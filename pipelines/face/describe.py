@@ -13,15 +13,10 @@ import numpy as np
 
 from ..types import FaceAnalysis
 
-# MediaPipe face-mesh indices. "Right"/"left" are the subject's, so the subject's right eye is
-# on the image's left.
-RIGHT_EYE_OUTER, RIGHT_EYE_INNER, LEFT_EYE_INNER, LEFT_EYE_OUTER = 33, 133, 362, 263
-RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, LEFT_EYE_UPPER, LEFT_EYE_LOWER = 159, 145, 386, 374
-MOUTH_RIGHT, MOUTH_LEFT = 61, 291
-UPPER_LIP_INNER, LOWER_LIP_INNER, UPPER_LIP_OUTER, LOWER_LIP_OUTER = 13, 14, 0, 17
-NOSE_TIP, FOREHEAD, CHIN = 1, 10, 152
-RIGHT_CHEEK, LEFT_CHEEK = 234, 454
-RIGHT_IRIS_CENTER, LEFT_IRIS_CENTER = 468, 473
+from .mesh import (CHIN, FOREHEAD, LEFT_CHEEK, LEFT_EYE_INNER, LEFT_EYE_LOWER, LEFT_EYE_OUTER,
+                   LEFT_EYE_UPPER, LOWER_LIP_INNER, MOUTH_LEFT, MOUTH_RIGHT, RIGHT_CHEEK,
+                   RIGHT_EYE_INNER, RIGHT_EYE_LOWER, RIGHT_EYE_OUTER, RIGHT_EYE_UPPER,
+                   UPPER_LIP_INNER)
 
 
 def head_pose(landmarks: np.ndarray) -> tuple[float, float, float]:
@@ -87,15 +82,16 @@ def glasses_score(image: np.ndarray, landmarks: np.ndarray) -> float:
     of plain cheek skin, multiplied. Measured on 12 photos: glasses 88–362, none 9–64."""
     import cv2
 
-    from ..render import landmarks as L
+    from . import mesh as L  # noqa: F811
 
     g = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    from .geometry import FaceGeometry
+
     p = landmarks[:, :2]
-    iod = float(np.linalg.norm(p[263] - p[33])) or 1.0
-    ex = (p[263] - p[33]) / iod
-    ey = np.array([-ex[1], ex[0]])  # down the face
+    geometry = FaceGeometry.of(landmarks)
+    iod, ex, ey = geometry.iod, geometry.ex, geometry.ey
 
     def edge(pt) -> float:  # edge strength across the face's vertical direction
         x, y = int(round(pt[0])), int(round(pt[1]))
@@ -109,7 +105,7 @@ def glasses_score(image: np.ndarray, landmarks: np.ndarray) -> float:
     below = [strongest(p[list(L.EYE[side]["lower"])].mean(0) + ex * dx * iod + ey * 0.06 * iod,
                        0.45 * iod)
              for side in ("Left", "Right") for dx in (-0.12, 0.0, 0.12)]
-    bridge = strongest(p[168] - ey * 0.1 * iod, 0.35 * iod)
+    bridge = strongest(p[L.NOSE_BRIDGE] - ey * 0.1 * iod, 0.35 * iod)
     skin = np.mean([np.median([edge(c + ex * dx * iod + ey * dy * iod)
                                for dx in np.linspace(-0.1, 0.1, 5) for dy in np.linspace(0.05, 0.2, 5)])
                     for c in (p[50], p[280])]) + 1.0

@@ -33,7 +33,7 @@ from ..errors import DiffusionUnavailableError, InputError, RenderInterrupted, S
 from ..models import short_reason
 from ..settings import DiffusionSettings, RenderSettings
 from ..types import MotionTrack
-from . import landmarks as L
+from ..face import mesh as L
 from .cpu import CpuRenderer, PreparedPortrait
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..types import BLENDSHAPE_INDEX
-from . import landmarks as L
+from ..face import mesh as L
 
 # Mesh vertices along each nasolabial fold, from the nose wing to below the mouth corner (a
 # deep smile's crease runs on past the corner towards the chin).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from . import landmarks as L
+from ..face import mesh as L
 
 _SHIFT = 4  # cv2 sub-pixel bits for polygon drawing
 _SCALE = 1 << _SHIFT

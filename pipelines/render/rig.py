@@ -25,7 +25,7 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from ..types import BLENDSHAPE_INDEX
-from . import landmarks as L
+from ..face import mesh as L
 
 # Jaw drop of the lower lip at jawOpen = 1, in inter-ocular distances.
 JAW_DROP = 0.30

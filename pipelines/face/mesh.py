@@ -1,4 +1,6 @@
-"""Index groups of the MediaPipe face mesh (478 points with iris) used by the rig.
+"""The MediaPipe face mesh (478 points with iris), named once: single landmarks and index groups.
+
+Every module that reads landmarks takes its indices from here.
 
 "Left"/"right" follow ARKit: the subject's own left, which is the image's right in an
 unmirrored photo.
@@ -56,3 +58,13 @@ SHARP_FEATURES = (
     EYE["Left"]["upper2"] + EYE["Left"]["lower2"],
     EYE["Right"]["upper2"] + EYE["Right"]["lower2"],
 )
+
+# Single landmarks. "Right"/"left" are the subject's, so the subject's right eye is on the
+# image's left.
+RIGHT_EYE_OUTER, RIGHT_EYE_INNER, LEFT_EYE_INNER, LEFT_EYE_OUTER = 33, 133, 362, 263
+RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, LEFT_EYE_UPPER, LEFT_EYE_LOWER = 159, 145, 386, 374
+MOUTH_RIGHT, MOUTH_LEFT = 61, 291
+UPPER_LIP_INNER, LOWER_LIP_INNER, UPPER_LIP_OUTER, LOWER_LIP_OUTER = 13, 14, 0, 17
+FOREHEAD = 10
+RIGHT_CHEEK, LEFT_CHEEK = 234, 454
+NOSE_BRIDGE = 168

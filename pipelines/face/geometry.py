@@ -1,0 +1,64 @@
+"""The face's own frame of reference, computed once per portrait and passed down as one value.
+
+Everything that moves or draws a face sizes itself from this: the inter-ocular distance (IOD,
+outer eye corner to outer eye corner) is the unit, `ex` runs along the eyes (towards the image's
+right on an unrotated face) and `ey` down the face, so sizes fit any face size and in-plane tilt.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import mesh as L
+
+
+def inter_ocular(landmarks: np.ndarray) -> float:
+    """Outer eye corner to outer eye corner, in pixels (the unit of every face-relative size)."""
+    p = np.asarray(landmarks)[:, :2]
+    return float(np.linalg.norm(p[L.LEFT_EYE_OUTER] - p[L.RIGHT_EYE_OUTER]))
+
+
+@dataclass(frozen=True)
+class FaceGeometry:
+    """Landmarks of one framed portrait and the face-local frame built on them.
+
+    `u`, `v` are each landmark's position relative to the mouth centre, in IOD units, along
+    `ex` and `ey`."""
+
+    landmarks: np.ndarray  # (478, 3) pixels; z scaled like x
+    iod: float
+    ex: np.ndarray  # unit vector along the eyes (subject's right eye → left eye)
+    ey: np.ndarray  # unit vector down the face
+    mouth_center: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    pose: tuple[float, float, float]  # yaw, pitch, roll in degrees (see describe.head_pose)
+
+    @classmethod
+    def of(cls, landmarks: np.ndarray) -> "FaceGeometry":
+        from .describe import head_pose
+
+        lm = np.asarray(landmarks, dtype=np.float64)
+        p = lm[:, :2]
+        iod = max(inter_ocular(lm), 1e-6)
+        ex = (p[L.LEFT_EYE_OUTER] - p[L.RIGHT_EYE_OUTER]) / iod
+        ey = np.array([-ex[1], ex[0]])
+        centre = (p[L.UPPER_LIP_INNER] + p[L.LOWER_LIP_INNER]) / 2
+        rel = (p - centre) / iod
+        return cls(landmarks=lm, iod=iod, ex=ex, ey=ey, mouth_center=centre, u=rel @ ex,
+                   v=rel @ ey, pose=head_pose(lm))
+
+    @property
+    def mouth_half_width(self) -> float:
+        """Half the mouth's width between its outer corners, in IOD units."""
+        return abs(float(self.u[L.MOUTH_LEFT] - self.u[L.MOUTH_RIGHT])) / 2
+
+    def to_px(self, local: np.ndarray) -> np.ndarray:
+        """Face-local (du, dv) displacements in IOD units → pixel (dx, dy)."""
+        return self.iod * (local[..., :1] * self.ex + local[..., 1:2] * self.ey)
+
+    def lip_gap(self) -> float:
+        """The widest gap between the inner lips, in IOD units (0 when the lips touch)."""
+        gap = self.v[list(L.LIP_INNER_LOWER)] - self.v[list(L.LIP_INNER_UPPER)]
+        return float(max(gap.max(), 0.0))

@@ -160,3 +160,22 @@ def while_talking(layer: ExpressionLayer, speech_jaw: np.ndarray, fps: float) ->
     jaw = gaussian_filter1d(np.asarray(speech_jaw, float), sigma, mode="nearest")
     talking = np.clip(jaw / SPEECH_JAW_FULL, 0.0, 1.0)[:, None]
     return layer.shapes * (1 - talking) + layer.speaking_shapes * talking
+
+
+def still_expression(label: str, amount: float, rest: np.ndarray | None = None,
+                     speaking: bool = False) -> np.ndarray:
+    """One held expression as ARKit-52 weights (what `expression_overlay` gives inside a long
+    segment of `label` at intensity × strength = `amount`), on a portrait whose own expression
+    is `rest`. `speaking` gives the variant used while the jaw articulates."""
+    if label not in EXPRESSIONS:
+        raise ValueError(f"Unknown emotion '{label}'; choose one of {', '.join(EXPRESSIONS)}.")
+    expr = EXPRESSIONS[label]
+    amount = float(np.clip(amount, 0.0, 1.0))
+    rest = np.zeros(len(BLENDSHAPE_INDEX)) if rest is None else np.asarray(rest, float)
+    values = ({**expr.shapes, **{c: 0.0 for c in LIP_CLOSERS}, **expr.while_speaking}
+              if speaking else expr.shapes)
+    shapes = np.zeros(len(BLENDSHAPE_INDEX))
+    for name, value in values.items():
+        shapes[BLENDSHAPE_INDEX[name]] += amount * value
+    kept = rest * (1.0 if label in KEEPS_REST else 1.0 - min(1.0, amount))
+    return np.maximum(shapes, kept)

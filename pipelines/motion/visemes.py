@@ -319,3 +319,20 @@ def apply_closure(shapes: np.ndarray, closure: np.ndarray, jaw_max: float = 0.03
     shapes[:, r] = np.maximum(shapes[:, r], 0.12 * closure)
     p = BLENDSHAPE_INDEX["mouthPucker"]
     shapes[:, p] *= 1 - 0.4 * closure
+
+
+# The main mouth shapes a creator checks a face with, by the phones that make them.
+MOUTH_SHAPES: dict[str, str] = {"rest": "SIL", "M/B/P": "M", "AA": "AA", "EE": "IY",
+                                "OO": "UW", "F/V": "F"}
+
+
+def viseme_weights(name: str, loudness: float = 1.0) -> np.ndarray:
+    """One held mouth shape as ARKit-52 weights: a viseme's targets at full dominance, the jaw
+    scaled by `loudness` as in speech, bilabials closed (the closure mask at its peak)."""
+    values = np.array([[VISEMES[name].targets.get(k, 0.0) for k in KEYS]])
+    for key in LOUDNESS_SCALED:
+        values[:, KEYS.index(key)] *= loudness
+    shapes = _to_blendshapes(values)
+    if name in BILABIALS:
+        apply_closure(shapes, np.ones(1))
+    return np.clip(shapes[0], 0.0, 1.0)

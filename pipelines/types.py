@@ -246,6 +246,12 @@ class FaceAnalysis:
         return self.geometry.iod
 
     @property
+    def framing_scale(self) -> float:
+        """How much the framed image enlarges the photo (> 1: upscaled, and that much softer)."""
+        x0, y0, x1, y1 = self.framing.crop
+        return float(self.framing.width / max(x1 - x0, 1e-6))
+
+    @property
     def geometry(self):
         """The face's own frame (`pipelines.face.geometry.FaceGeometry`), built once."""
         cached = self.__dict__.get("_geometry")

@@ -68,3 +68,9 @@ UPPER_LIP_INNER, LOWER_LIP_INNER, UPPER_LIP_OUTER, LOWER_LIP_OUTER = 13, 14, 0, 
 FOREHEAD = 10
 RIGHT_CHEEK, LEFT_CHEEK = 234, 454
 NOSE_BRIDGE = 168
+CHEEK_SKIN = (50, 280, 101, 330)  # plain cheek skin below the eyes, beside the nose
+
+# Bare skin where a photograph is smooth at a fine scale: under each eye, across the forehead,
+# the middle of each cheek, the nose bridge, between the brows and the chin (a beard, a fringe or
+# glasses may cover some of them; pipelines/face/quality.py reads the lower quartile).
+SKIN_POINTS = (118, 347, 108, 151, 337, 205, 425, 6, 9, 199)

@@ -32,12 +32,12 @@ EXPRESSIONS: dict[str, Expression] = {
     # AU6 + AU12 + AU25 (+ a little AU7): a broad smile with the lips parted over the teeth.
     "happy": Expression({**_both("mouthSmile", 1.0), **_both("cheekSquint", 0.7),
                          **_both("eyeSquint", 0.3), **_both("mouthDimple", 0.1),
-                         **_both("mouthUpperUp", 0.8), **_both("mouthLowerDown", 0.4)},
+                         **_both("mouthUpperUp", 0.45), **_both("mouthLowerDown", 0.2)},
                         posture=(0.0, -1.5, 0.0), head_gain=1.15),
     # AU1 + AU4 + AU15 + AU17 (+ AU43 a little: heavy lids, eyes and head down): oblique
     # brows, corners pulled down, the chin pushing the lower lip up.
     "sad": Expression({"browInnerUp": 1.0, **_both("browDown", 0.55), **_both("mouthFrown", 1.0),
-                       "mouthShrugLower": 0.8, **_both("eyeBlink", 0.3),
+                       "mouthShrugLower": 0.2, **_both("eyeBlink", 0.3),
                        **_both("eyeLookDown", 0.25)},
                       posture=(0.0, 2.8, 0.0), head_gain=0.6,
                       # The frown stays on while talking: with only 0.15 of it the talking
@@ -53,7 +53,7 @@ EXPRESSIONS: dict[str, Expression] = {
                                       **_both("mouthLowerDown", 0.3)},
                       articulation=0.75),
     # AU4 + AU5 + AU9 + AU15 + AU17 + AU24-ish lip roll: a glare with the chin up.
-    "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.6),
+    "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.3), **_both("eyeSquint", 0.3),
                          **_both("noseSneer", 0.9), **_both("mouthFrown", 0.5),
                          **_both("mouthPress", 0.2), "mouthShrugLower": 0.37,
                          "mouthRollLower": 0.54},

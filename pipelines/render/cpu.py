@@ -12,7 +12,7 @@ from ..native import quiet_native_stderr
 from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
 from .folds import SmileFolds
-from .mouth import MouthInterior, close_mouth_plate, photo_mouth_open
+from .mouth import MouthInterior, MouthLook, photo_mouth_open
 from .rig import GLASSES_BROW_GAIN, FaceRig
 
 
@@ -20,7 +20,7 @@ from .rig import GLASSES_BROW_GAIN, FaceRig
 class PreparedPortrait:
     """Everything the renderer derives from the framed portrait once, before the frame loop."""
 
-    plate: np.ndarray  # framed portrait with the photo's mouth opening painted over
+    plate: np.ndarray  # the framed portrait
     rig: FaceRig
     mouth: MouthInterior
     folds: SmileFolds  # the photo's smile creases, faded as the smile is taken off
@@ -56,12 +56,14 @@ class CpuRenderer:
 
     def prepare(self, framed: np.ndarray, face: FaceAnalysis) -> PreparedPortrait:
         h, w = framed.shape[:2]
-        rig = FaceRig(face.landmarks, (w, h), self.matte(framed),
+        geometry = face.geometry
+        rig = FaceRig(geometry, (w, h), self.matte(framed),
                       rest_expression=rest_expression(face.landmarks),
                       brow_gain=GLASSES_BROW_GAIN if face.glasses else 1.0)
-        plate = close_mouth_plate(framed, face.landmarks, rig.iod)
-        mouth = MouthInterior(plate, face.landmarks, rig.iod, teeth=self.settings.teeth,
-                              seam=photo_mouth_open(face.landmarks, rig.iod))
+        plate = framed.copy()
+        look = MouthLook.of_photo(plate, geometry, upscale=face.framing_scale)
+        mouth = MouthInterior(look, geometry, teeth=self.settings.teeth,
+                              seam=photo_mouth_open(geometry), frame_size=(w, h))
         folds = SmileFolds(plate, face.landmarks, rig.iod, rig.rest_expression)
         return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds)
 
@@ -74,6 +76,7 @@ class CpuRenderer:
         plate = prepared.folds.apply(prepared.plate, blendshapes)
         out = cv2.remap(plate, f.map_x, f.map_y, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
+        prepared.mouth.cover_photo_opening(out, f.map_x, f.map_y, f.points)
         return prepared.mouth.composite(out, f.points, f.teeth_line)
 
     def frames(self, prepared: PreparedPortrait, motion: MotionTrack, job=None) -> Iterator[np.ndarray]:

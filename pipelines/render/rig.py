@@ -24,11 +24,18 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from ..types import BLENDSHAPE_INDEX
 from ..face import mesh as L
+from ..face.geometry import FaceGeometry
+from ..types import BLENDSHAPE_INDEX
+from .actions import FacialAction, actions_by_channel
 
-# Jaw drop of the lower lip at jawOpen = 1, in inter-ocular distances.
+# Jaw drop of the lower lip at jawOpen = 1, in inter-ocular distances (the table's jawOpen row).
 JAW_DROP = 0.30
+# A face triangle may shrink to this share of its rest area, never less (nor flip).
+MIN_AREA = 0.1
+# The channels speech moves the mouth with, kept whole while an expression is scaled back.
+SPEECH_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker")
+MIN_VISIBLE_AREA = 0.0002  # in IOD²: smaller mesh triangles are not checked for folds
 CORNER_DROP = 0.45  # the mouth corners drop this fraction of the jaw's drop
 TEETH_LINE = np.array(L.INNER_UPPER_LINE)
 BROW_CHANNELS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDownLeft",
@@ -55,44 +62,36 @@ class RigFrame:
 
 
 class FaceRig:
-    def __init__(self, landmarks: np.ndarray, image_size: tuple[int, int], matte: np.ndarray,
+    def __init__(self, geometry: FaceGeometry, image_size: tuple[int, int], matte: np.ndarray,
                  rest_expression: np.ndarray | None = None, field_scale: float = 0.5,
                  brow_gain: float = 1.0):
         self.width, self.height = image_size
+        self.geometry = geometry
         # Per-channel gain: glasses in front of the brows cannot bend, so a bespectacled
         # portrait moves its brows less (the warp would drag the frames along).
         self.channel_gain = np.ones(len(BLENDSHAPE_INDEX), np.float32)
         for name in BROW_CHANNELS:
             self.channel_gain[BLENDSHAPE_INDEX[name]] = brow_gain
-        self.landmarks = landmarks.astype(np.float64)
-        self.n_face = len(landmarks)
+        self.landmarks = geometry.landmarks
+        self.n_face = len(self.landmarks)
+        self.iod, self.ex, self.ey = geometry.iod, geometry.ex, geometry.ey
+        self.mouth_center, self.u, self.v = geometry.mouth_center, geometry.u, geometry.v
+        self.mouth_half_width = geometry.mouth_half_width
         # Weights the photo already shows (e.g. its smile): deformation is relative to them.
         self.rest_expression = (np.zeros(len(BLENDSHAPE_INDEX), np.float32) if rest_expression is None
                                 else np.asarray(rest_expression, np.float32))
         self._field_scale = field_scale
-        self._setup_frame()
+        self._speech_channels = [BLENDSHAPE_INDEX[n] for n in SPEECH_CHANNELS]
         self._setup_mesh()
         self._setup_bases()
         self._setup_rest()
+        self._setup_fold_guard()
         self._setup_rigid(matte)
 
     # ---------------------------------------------------------------- set-up
-    def _setup_frame(self) -> None:
-        p = self.landmarks[:, :2]
-        right_eye, left_eye = p[33], p[263]
-        self.iod = float(np.linalg.norm(left_eye - right_eye))
-        ex = (left_eye - right_eye) / self.iod
-        self.ex = ex
-        self.ey = np.array([-ex[1], ex[0]])  # image "down" along the face
-        self.mouth_center = (p[13] + p[14]) / 2
-        rel = (p - self.mouth_center) / self.iod
-        self.u = rel @ self.ex
-        self.v = rel @ self.ey
-        self.mouth_half_width = abs(self.u[291] - self.u[61]) / 2
-
     def _to_px(self, local: np.ndarray) -> np.ndarray:
         """Local (du, dv) displacements in IOD units → pixel (dx, dy)."""
-        return self.iod * (local[..., :1] * self.ex + local[..., 1:2] * self.ey)
+        return self.geometry.to_px(local)
 
     def _setup_mesh(self) -> None:
         p = self.landmarks[:, :2]
@@ -105,6 +104,7 @@ class FaceRig:
         self.ring = np.vstack(ring + [np.array(border, dtype=np.float64)])
         self.vertices = np.vstack([p, self.ring])
         tri = Delaunay(self.vertices)
+        self.triangles = tri.simplices
         # Barycentric coordinates of every field-grid pixel, once.
         fs = self._field_scale
         self.fw, self.fh = int(round(w * fs)), int(round(h * fs))
@@ -128,37 +128,134 @@ class FaceRig:
 
     # ------------------------------------------------------------- the bases
     def _spread(self, handles: dict[int, tuple[float, float]], sigma: float,
-                pins: tuple[int, ...] = (), region: np.ndarray | None = None) -> np.ndarray:
+                pins: tuple[int, ...] = (), region: np.ndarray | None = None,
+                pin_reach: float | None = None) -> np.ndarray:
         """Handle displacements (local units) spread to nearby vertices with a Gaussian falloff;
-        pinned vertices stay still and hold back their neighbours. Returns (478, 2) local units."""
-        idx = np.array(list(handles.keys()) + list(pins), dtype=int)
-        disp = np.array(list(handles.values()) + [(0.0, 0.0)] * len(pins), dtype=np.float64)
-        uv = np.stack([self.u, self.v], axis=1)
-        d2 = ((uv[:, None, :] - uv[None, idx, :]) ** 2).sum(-1)
-        k = np.exp(-d2 / (2 * sigma ** 2)) + 1e-12
-        spread = (k @ disp) / k.sum(axis=1, keepdims=True) * k.max(axis=1, keepdims=True)
+        pinned vertices stay still and hold back their neighbours (within `pin_reach`, default
+        `sigma`). Returns (478, 2) local units."""
+        idx = np.array(list(handles.keys()) + [i for i in pins if i not in handles], dtype=int)
+        disp = np.array(list(handles.values()) + [(0.0, 0.0)] * (len(idx) - len(handles)),
+                        dtype=np.float64)
+        if sigma <= 0:
+            spread = np.zeros((self.n_face, 2))
+        else:
+            uv = np.stack([self.u, self.v], axis=1)
+            d2 = ((uv[:, None, :] - uv[None, idx, :]) ** 2).sum(-1)
+            reach = np.full(len(idx), sigma)
+            reach[len(handles):] = sigma if pin_reach is None else pin_reach
+            k = np.exp(-d2 / (2 * reach[None, :] ** 2)) + 1e-12
+            spread = (k @ disp) / k.sum(axis=1, keepdims=True) * k.max(axis=1, keepdims=True)
         spread[idx] = disp
         if region is not None:
             spread *= region[:, None]
         return spread
 
+    def _holds(self, which: str, side: str | None) -> tuple[int, ...]:
+        """Points an action keeps still (see FacialAction.holds)."""
+        eyes = [L.EYE[s] for s in ((side,) if side else L.EYE)]
+        iris = tuple(i for ids in L.IRIS for i in ids)
+        if which == "lips":
+            return (L.UPPER_LIP_OUTER, L.UPPER_LIP_INNER, L.LOWER_LIP_INNER, L.LOWER_LIP_OUTER)
+        if which == "eyes":
+            return iris + tuple(i for e in eyes for i in e["upper"] + e["lower"] + e["corners"]
+                                + e["lower2"])
+        if which == "iris":
+            return iris + tuple(i for e in eyes for i in e["corners"])
+        if which == "lids":
+            return tuple(i for e in eyes for i in e["upper"] + e["lower"] + e["corners"])
+        if which == "eye_corners":
+            return tuple(i for e in eyes for i in e["corners"] + e["lower3"])
+        if which == "none":
+            return ()
+        raise ValueError(f"unknown hold set {which}")
+
     def _setup_bases(self) -> None:
-        n = self.n_face
+        """One basis per blendshape channel, built from the facial-action table (actions.py)."""
+        B = np.zeros((len(BLENDSHAPE_INDEX), self.n_face, 2))
+        side_left = _smoothstep(self.u, -0.05, 0.05)  # subject's left = image right
+        self._side = {"Left": side_left, "Right": 1 - side_left, "": np.ones(self.n_face)}
+        self._iris_for_eye = {s: self._iris_of(s) for s in L.EYE}
+        for channel, action in actions_by_channel().items():
+            side = next((s for s in ("Left", "Right") if channel.endswith(s) and action.sided), "")
+            B[BLENDSHAPE_INDEX[channel]] = self._action_basis(channel, action, side)
+        self._bases_px = self._to_px(B).astype(np.float32)  # (52, 478, 2)
+        self._close_px = self._to_px(self._lip_close_basis()).astype(np.float32)
+
+    def _iris_of(self, side: str) -> tuple[int, ...]:
+        p = self.landmarks[:, :2]
+        centre = p[list(L.EYE[side]["corners"])].mean(axis=0)
+        return min(L.IRIS, key=lambda ids: np.linalg.norm(p[list(ids)].mean(0) - centre))
+
+    def _action_basis(self, channel: str, a: FacialAction, side: str) -> np.ndarray:
+        """The displacement (478, 2, local IOD units) of one table row at weight 1."""
+        du, dv = a.move
+        out_sign = {"Left": 1.0, "Right": -1.0, "": 1.0}[side]
+        pins = self._holds(a.holds, side or None)
+        mask = self._side[side][:, None]
+        eye = L.EYE.get(side)
+        region = a.region
+        if region == "jaw":
+            return self._jaw_basis(du, dv)
+        if region in ("brow_inner", "brow_outer", "brow"):
+            eyes = [eye] if eye else list(L.EYE.values())
+            h = {}
+            for e, s in ((e, s) for s in L.EYE for e in [L.EYE[s]] if e in eyes):
+                sign = 1.0 if s == "Left" else -1.0
+                ids = e["brow_inner"] if region == "brow_inner" else e["brow_outer"] if region == "brow_outer" else e["brow"]
+                h.update({i: (sign * du, dv) for i in ids})
+                if region == "brow":
+                    # The lowered brow pushes the skin below it over the lid's fold; the lid's
+                    # margin stays (it belongs to the eye).
+                    h.update({i: (sign * du * 0.6, dv * 0.7) for i in e["upper3"]})
+                    h.update({i: (0.0, dv * 0.3) for i in e["upper2"]})
+            return self._spread(h, a.reach, pins=pins)
+        if region in ("upper_lid", "lower_lid", "blink", "iris"):
+            return self._eye_basis(region, side, du, dv, a.reach, pins)
+        if region == "cheek":
+            return self._cheek_lift(side, -dv, a.reach)
+        if region == "nose_wing":
+            return self._nose_sneer(side, dv, a.reach)
+        if region == "cheek_side":
+            puff = (np.abs(self.u) > 1.2 * self.mouth_half_width) & (self.v > -0.45) & (self.v < 0.35)
+            return np.stack([np.sign(self.u) * du * puff, np.zeros(self.n_face)], axis=1)
+        if region == "lip_corner":
+            outer, inner = (L.MOUTH_LEFT, 308) if side == "Left" else (L.MOUTH_RIGHT, 78)
+            h = {outer: (out_sign * du, dv), inner: (out_sign * du, dv)}
+            # The lip's middle holds only itself: the skin around the corner goes with it.
+            return self._spread(h, a.reach, pins=pins, pin_reach=0.06) * mask
+        if region == "lip_line_to_corner":
+            return self._lip_droop(side, du, dv, a.reach) * mask
+        if region in ("upper_lip", "lower_lip", "both_lips"):
+            upper = (du, dv) if region in ("upper_lip", "both_lips") else None
+            lower = ((du, -dv) if region == "both_lips" else (du, dv)) if region != "upper_lip" else None
+            return self._lips(upper, lower, a.inner, a.reach) * mask
+        if region == "mouth_narrow":
+            return self._narrowing(du, dv, a.reach)
+        if region == "mouth_shift":
+            mouth = np.exp(-((self.u / (2.2 * self.mouth_half_width)) ** 2 + (self.v / 0.35) ** 2))
+            return np.stack([du * mouth, np.zeros(self.n_face)], axis=1)
+        raise ValueError(f"no basis for region {region} ({channel})")
+
+    def _jaw_basis(self, du: float, dv: float) -> np.ndarray:
+        """Everything below the mouth line moves with the jaw, less towards the ears."""
+        return np.stack([du * self._jaw_weight, dv * self._jaw_weight], axis=1)
+
+    @property
+    def _jaw_weight(self) -> np.ndarray:
+        cached = self.__dict__.get("_jaw_weight_cache")
+        if cached is None:
+            cached = self.__dict__["_jaw_weight_cache"] = self._jaw_weights()
+        return cached
+
+    def _jaw_weights(self) -> np.ndarray:
         u, v = self.u, self.v
-        B = np.zeros((len(BLENDSHAPE_INDEX), n, 2))
         upper_lip = L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER
         lower_lip = L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER
         corners = L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER
-        side_left = _smoothstep(u, -0.05, 0.05)  # subject's left = image right
-        side = {"Left": side_left, "Right": 1 - side_left}
-
-        def put(name: str, local: np.ndarray) -> None:
-            B[BLENDSHAPE_INDEX[name]] = local
-
-        # Jaw: everything below the mouth line drops, less towards the ears. "Below" is measured
-        # from the lower lip's own line (level with the corners beyond them): a smiling photo
-        # raises its corners, and skin beside the lower lip measured from the mouth centre's
-        # height stayed put while the lip dropped, shearing the cheek into a zigzag.
+        # "Below" is measured from the lower lip's own line (level with the corners beyond
+        # them): a smiling photo raises its corners, and skin beside the lower lip measured
+        # from the mouth centre's height would stay put while the lip dropped, shearing the
+        # cheek into a zigzag.
         chin_v = v[L.CHIN]
         lateral = 1 - _smoothstep(np.abs(u), 0.4, 1.0)
         line = np.array(L.INNER_LOWER_LINE)
@@ -166,121 +263,78 @@ class FaceRig:
         below = v - np.interp(u, u[line][order], v[line][order])
         jaw_w = _smoothstep(below, 0.0, 0.25 * chin_v) * lateral
         jaw_w[below < -0.02] = 0.0
-        # The lips get their own weights below, exempt from that cut: a smiling photo lifts the
-        # lower lip's sides above the mouth centre, and a lower lip left hanging there shapes
-        # every open mouth into the smile's crescent even after the smile is taken away.
         # The lower lip hangs from the corners: it drops most in the middle, so the opening
-        # is a lens, not a box with vertical sides.
-        # Every vertex of the lower lip, including the mesh's mid-lip rows between its inner
-        # and outer contours: left on the chin ramp they would lag the contours and fold the lip.
+        # is a lens, not a box with vertical sides. Every vertex of the lower lip (the mesh's
+        # mid-lip rows too) gets this, or those left on the chin ramp would fold the lip.
         lower_idx = list(lower_lip) + self._lower_lip_interior()
         across = np.clip(1 - (u[lower_idx] / max(self.mouth_half_width, 1e-6)) ** 2, 0, 1)
         jaw_w[lower_idx] = CORNER_DROP + (1 - CORNER_DROP) * np.sqrt(across)
         jaw_w[list(corners)] = CORNER_DROP
         # The corners pull the upper lip beside them down too (it is stretched, not lifted),
-        # so the opening narrows to a point at each corner: with the upper lip held still the
-        # dropped corners drew a box with vertical sides, dark wings beside the teeth.
+        # so the opening narrows to a point at each corner instead of a box with dark wings.
         upper_idx = list(upper_lip)
         from_centre = np.clip(np.abs(u[upper_idx]) / max(self.mouth_half_width, 1e-6), 0, 1)
         jaw_w[upper_idx] = CORNER_DROP * from_centre ** 2
-        self._jaw_weight = jaw_w
-        put("jawOpen", np.stack([np.zeros(n), JAW_DROP * jaw_w], axis=1))
-        for name, sign in (("jawLeft", 1.0), ("jawRight", -1.0)):
-            put(name, np.stack([sign * 0.07 * jaw_w, np.zeros(n)], axis=1))
+        return jaw_w
 
-        # Lip closing against an open jaw (used as jawOpen * mouthClose, see vertex_displacement).
-        close = {i: (0.0, 0.38 * JAW_DROP) for i in L.LIP_INNER_UPPER}
-        close.update({i: (0.0, 0.3 * JAW_DROP) for i in L.LIP_OUTER_UPPER})
-        close.update({i: (0.0, -0.62 * JAW_DROP) for i in L.LIP_INNER_LOWER})
-        close.update({i: (0.0, -0.55 * JAW_DROP) for i in L.LIP_OUTER_LOWER})
-        close.update({i: (0.0, -0.1 * JAW_DROP) for i in corners})
-        self._close_basis = self._spread(close, 0.05)
+    def _lip_close_basis(self) -> np.ndarray:
+        """Lips closing against an open jaw (used as jawOpen * mouthClose, see
+        vertex_displacement): each lip meets the other halfway, the lower lip going most."""
+        drop = JAW_DROP
+        close = {i: (0.0, 0.38 * drop) for i in L.LIP_INNER_UPPER}
+        close.update({i: (0.0, 0.3 * drop) for i in L.LIP_OUTER_UPPER})
+        close.update({i: (0.0, -0.62 * drop) for i in L.LIP_INNER_LOWER})
+        close.update({i: (0.0, -0.55 * drop) for i in L.LIP_OUTER_LOWER})
+        close.update({i: (0.0, -0.1 * drop) for i in L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER})
+        return self._spread(close, 0.05)
 
-        def lips(upper: tuple[float, float] | None, lower: tuple[float, float] | None,
-                 inner_scale: float = 1.0, sigma: float = 0.09, weight=None) -> np.ndarray:
-            h: dict[int, tuple[float, float]] = {}
-            pins: tuple[int, ...] = ()
-            if upper is not None:
-                h.update({i: upper for i in L.LIP_OUTER_UPPER})
-                h.update({i: (upper[0] * inner_scale, upper[1] * inner_scale)
-                          for i in L.LIP_INNER_UPPER})
-            else:
-                pins += L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER
-            if lower is not None:
-                h.update({i: lower for i in L.LIP_OUTER_LOWER})
-                h.update({i: (lower[0] * inner_scale, lower[1] * inner_scale)
-                          for i in L.LIP_INNER_LOWER})
-            else:
-                pins += L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER
-            out = self._spread(h, sigma, pins=pins)
-            return out * weight[:, None] if weight is not None else out
+    def _lips(self, upper, lower, inner_scale: float, sigma: float) -> np.ndarray:
+        """One or both lips moved as a whole (outer contour by the move, inner by inner_scale
+        of it); a lip that does not move is held still so it is not dragged along."""
+        h: dict[int, tuple[float, float]] = {}
+        pins: tuple[int, ...] = ()
+        for move, outer, inner in ((upper, L.LIP_OUTER_UPPER, L.LIP_INNER_UPPER),
+                                   (lower, L.LIP_OUTER_LOWER, L.LIP_INNER_LOWER)):
+            if move is None:
+                pins += inner + outer
+                continue
+            h.update({i: move for i in outer})
+            h.update({i: (move[0] * inner_scale, move[1] * inner_scale) for i in inner})
+        return self._spread(h, sigma, pins=pins)
 
-        put("mouthRollLower", lips(None, (0.0, -0.045), inner_scale=0.5))
-        put("mouthRollUpper", lips((0.0, 0.035), None, inner_scale=0.4))
-        put("mouthShrugLower", lips(None, (0.0, -0.035)))
-        put("mouthShrugUpper", lips((0.0, -0.025), None))
-        for s in ("Left", "Right"):
-            put(f"mouthUpperUp{s}", lips((0.0, -0.07), None, weight=side[s]))
-            put(f"mouthLowerDown{s}", lips(None, (0.0, 0.07), weight=side[s]))
-            put(f"mouthPress{s}", lips((0.0, 0.02), (0.0, -0.02), inner_scale=0.3,
-                                       weight=side[s]))
+    def _narrowing(self, amount: float, lift: float, sigma: float) -> np.ndarray:
+        """Pucker/funnel: the whole mouth narrows towards its centre (corners most) and the lips
+        push forward, the upper up and the lower down by `lift`. Squeezing every lip point, not
+        just the corners, keeps the lip line ordered."""
+        corners = L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER
+        mouth_pts = (L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER + L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER
+                     + corners)
+        squeeze = -self.u[list(mouth_pts)] / max(self.mouth_half_width, 1e-6)
+        up = set(L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER)
+        low = set(L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER)
+        outer = set(L.LIP_OUTER_UPPER + L.LIP_OUTER_LOWER)
+        h = {}
+        for i, k in zip(mouth_pts, squeeze):
+            # Narrowed lips bunch up and push forward: the outer contour moves away from the
+            # lip line, so the lips thicken as much as they narrow and keep their area.
+            thicken = 0.8 * abs(amount * float(k)) if i in outer else 0.0
+            dv = -(lift + thicken) if i in up else (lift + thicken) if i in low else 0.0
+            h[int(i)] = (amount * float(k), dv)
+        return self._spread(h, sigma)
 
-        def corner_move(s: str, du: float, dv: float, sigma: float = 0.16) -> np.ndarray:
-            """Moves one mouth corner (du outward from the mouth centre); lips follow partway."""
-            sign = 1.0 if s == "Left" else -1.0
-            outer, inner = (291, 308) if s == "Left" else (61, 78)
-            h = {outer: (sign * du, dv), inner: (sign * du, dv)}
-            return self._spread(h, sigma, pins=(13, 14, 0, 17)) * side[s][:, None]
-
-        for s in ("Left", "Right"):
-            smile = corner_move(s, 0.08, -0.10, sigma=0.2)
-            cheek = self._cheek_lift(s, 0.045)
-            put(f"mouthSmile{s}", smile + cheek)
-            put(f"mouthFrown{s}", self._lip_droop(s, 0.175) * side[s][:, None])
-            put(f"mouthStretch{s}", corner_move(s, 0.06, 0.035))
-            put(f"mouthDimple{s}", corner_move(s, 0.035, -0.005))
-            put(f"cheekSquint{s}", self._cheek_lift(s, 0.05))
-            put(f"noseSneer{s}", self._nose_sneer(s))
-        for name, du in (("mouthLeft", 0.06), ("mouthRight", -0.06)):
-            mouth_region = np.exp(-((u / (2.2 * self.mouth_half_width)) ** 2 + (v / 0.35) ** 2))
-            put(name, np.stack([du * mouth_region, np.zeros(n)], axis=1))
-
-        # Pucker/funnel: the whole mouth narrows towards its centre (corners most), lips push
-        # forward. Squeezing every lip point, not just the corners, keeps the lip line ordered.
-        mouth_pts = L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER + L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER + corners
-        squeeze = -u[list(mouth_pts)] / max(self.mouth_half_width, 1e-6)
-
-        def narrowing(amount: float, dv: dict[int, float]) -> dict[int, tuple[float, float]]:
-            return {int(i): (amount * float(k), dv.get(int(i), 0.0))
-                    for i, k in zip(mouth_pts, squeeze)}
-
-        pucker = narrowing(0.12, {**{i: -0.012 for i in L.LIP_OUTER_UPPER},
-                                  **{i: 0.012 for i in L.LIP_OUTER_LOWER}})
-        put("mouthPucker", self._spread(pucker, 0.12))
-        funnel = narrowing(0.08, {**{i: -0.02 for i in L.LIP_INNER_UPPER},
-                                  **{i: 0.03 for i in L.LIP_INNER_LOWER}})
-        put("mouthFunnel", self._spread(funnel, 0.1))
-        puff = (np.abs(u) > 1.2 * self.mouth_half_width) & (v > -0.45) & (v < 0.35)
-        put("cheekPuff", np.stack([np.sign(u) * 0.04 * puff, np.zeros(n)], axis=1))
-
-        self._setup_eye_bases(put, side)
-        self._bases_px = self._to_px(B).astype(np.float32)  # (52, 478, 2)
-        self._close_px = self._to_px(self._close_basis).astype(np.float32)
-
-    def _lip_droop(self, s: str, drop: float) -> np.ndarray:
-        """AU15, the lip-corner depressor: the corners drop by `drop` (IOD units; a full AU15
-        is about a sixth of the eye distance, and a weaker one never read as sad at the 48 px
-        an expression classifier sees) and the lip line bends smoothly towards them. Upper and
-        lower lips move together at each point along the mouth, so the lips neither part nor
-        cross at the corners and the opening keeps its lens shape while speaking."""
+    def _lip_droop(self, s: str, du: float, drop: float, sigma: float) -> np.ndarray:
+        """AU15, the lip-corner depressor: the corners drop by `drop` and the lip line bends
+        smoothly towards them. Upper and lower lips move together at each point along the mouth,
+        so the lips neither part nor cross at the corners and the opening keeps its lens shape
+        while speaking."""
         lips = (L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER + L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER
                 + L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER)
         sign = 1.0 if s == "Left" else -1.0
         h = {}
         for i in lips:
             t = np.clip(sign * self.u[i] / max(self.mouth_half_width, 1e-6), 0.0, 1.0)
-            h[int(i)] = (-sign * 0.1 * drop * t ** 2, drop * t ** 2)
-        return self._spread(h, 0.16)
+            h[int(i)] = (sign * du * t ** 2, drop * t ** 2)
+        return self._spread(h, sigma)
 
     def _lower_lip_interior(self) -> list[int]:
         u, v = self.u, self.v
@@ -299,104 +353,203 @@ class FaceRig:
         inside[list(contours)] = False
         return [int(i) for i in np.nonzero(inside[: self.n_face])[0]]
 
-    def _cheek_lift(self, s: str, amount: float) -> np.ndarray:
+    def _upper_lip_interior(self) -> list[int]:
+        u, v = self.u, self.v
+
+        def contour(ids: tuple[int, ...]) -> np.ndarray:
+            ids = np.array(ids)
+            order = np.argsort(u[ids])
+            return np.interp(u, u[ids][order], v[ids][order])
+
+        inner = contour(L.INNER_UPPER_LINE)
+        outer = contour((61,) + L.LIP_OUTER_UPPER + (291,))
+        span = (u > min(u[78], u[308])) & (u < max(u[78], u[308]))
+        inside = span & (v < inner) & (v > outer)
+        contours = (L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER + L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER
+                    + L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER)
+        inside[list(contours)] = False
+        return [int(i) for i in np.nonzero(inside[: self.n_face])[0]]
+
+    def _cheek_lift(self, s: str, amount: float, reach: float) -> np.ndarray:
+        """AU6: the cheek mound (below the eye, above the mouth corner, beside the nose) rises
+        and pushes the lower lid up a little; the upper lid does not move."""
         eye = L.EYE[s]
         lower_lid_v = self.v[list(eye["lower"])].mean()
-        eye_u = self.u[list(eye["lower"])].mean()
-        # The cheek mound: below the eye, above the mouth corner, beside the nose.
-        cheek_u = eye_u
+        cheek_u = self.u[list(eye["lower"])].mean()
         cheek_v = lower_lid_v + 0.35 * (0 - lower_lid_v)
-        w = np.exp(-(((self.u - cheek_u) / 0.28) ** 2 + ((self.v - cheek_v) / 0.25) ** 2))
-        w[list(eye["upper"] + eye["corners"])] = 0.0  # the lid line itself does not lift
+        w = np.exp(-(((self.u - cheek_u) / reach) ** 2 + ((self.v - cheek_v) / (0.9 * reach)) ** 2))
+        w[list(eye["upper"] + eye["corners"])] = 0.0
+        w[list(self._iris_for_eye[s])] = 0.0
         w[list(eye["lower"])] *= 0.6
         return np.stack([np.zeros(self.n_face), -amount * w], axis=1)
 
-    def _nose_sneer(self, s: str) -> np.ndarray:
+    def _nose_sneer(self, s: str, lift: float, reach: float) -> np.ndarray:
         sign = 1.0 if s == "Left" else -1.0
         nose_v = self.v[L.NOSE_TIP]
-        wing_u = sign * 0.18
-        w = np.exp(-(((self.u - wing_u) / 0.12) ** 2 + ((self.v - nose_v) / 0.12) ** 2))
-        return np.stack([np.zeros(self.n_face), -0.05 * w], axis=1)
+        w = np.exp(-(((self.u - sign * 0.18) / reach) ** 2 + ((self.v - nose_v) / reach) ** 2))
+        return np.stack([np.zeros(self.n_face), lift * w], axis=1)
 
-    def _setup_eye_bases(self, put, side) -> None:
-        p = self.landmarks[:, :2]
-        self._iris_for_eye = {}
-        for s, eye in L.EYE.items():
-            upper, lower = list(eye["upper"]), list(eye["lower"])
-            # Lid travel: each upper-lid vertex to the lower lid below it (by u).
-            lower_u, lower_v = self.u[lower], self.v[lower]
-            order = np.argsort(lower_u)
-            below = np.interp(self.u[upper], lower_u[order], lower_v[order])
-            travel = below - self.v[upper]  # > 0
-            gap = float(travel.mean())
-            closed_line = below - 0.15 * travel
-            blink = {i: (0.0, float(cl - self.v[i])) for i, cl in zip(upper, closed_line)}
-            blink.update({i: (0.0, -0.12 * gap) for i in lower})
-            blink.update({i: (0.0, 0.55 * gap) for i in eye["upper2"]})
-            blink.update({i: (0.0, 0.18 * gap) for i in eye["upper3"]})
+    def _eye_basis(self, region: str, s: str, du: float, dv: float, reach: float,
+                   pins: tuple[int, ...]) -> np.ndarray:
+        """Lid and gaze actions, sized by this eye's own lid gap (dv) and width (du)."""
+        eye = L.EYE[s]
+        upper, lower = list(eye["upper"]), list(eye["lower"])
+        lower_u, lower_v = self.u[lower], self.v[lower]
+        order = np.argsort(lower_u)
+        below = np.interp(self.u[upper], lower_u[order], lower_v[order])
+        travel = below - self.v[upper]  # > 0: each upper-lid point to the lower lid below it
+        gap = float(max(travel.mean(), 1e-4))
+        iris = self._iris_for_eye[s]
+        if region == "blink":
+            closed_line = below - (1 - dv) * travel
+            h = {i: (0.0, float(cl - self.v[i])) for i, cl in zip(upper, closed_line)}
+            h.update({i: (0.0, -0.12 * gap) for i in lower})
+            h.update({i: (0.0, 0.55 * gap) for i in eye["upper2"]})
+            h.update({i: (0.0, 0.18 * gap) for i in eye["upper3"]})
             # The eye's content squeezes towards the lower lid instead of folding over.
-            centre = p[list(eye["corners"])].mean(axis=0)
-            iris = min(L.IRIS, key=lambda ids: np.linalg.norm(p[list(ids)].mean(0) - centre))
-            self._iris_for_eye[s] = iris
             iris_v = self.v[list(iris)]
             top, bottom = self.v[upper].min(), below.max()
             t = np.clip((iris_v - top) / max(bottom - top, 1e-6), 0, 1)
-            blink.update({i: (0.0, float((1 - ti) * gap * 0.85)) for i, ti in zip(iris, t)})
-            pins = tuple(eye["corners"]) + tuple(eye["lower3"])
-            put(f"eyeBlink{s}", self._spread(blink, 0.04, pins=pins))
-            wide = {i: (0.0, -0.45 * gap) for i in upper}
-            wide.update({i: (0.0, -0.3 * gap) for i in eye["upper2"]})
-            put(f"eyeWide{s}", self._spread(wide, 0.04, pins=pins))
-            squint = {i: (0.0, -0.28 * gap) for i in lower}
-            squint.update({i: (0.0, -0.15 * gap) for i in eye["lower2"]})
-            squint.update({i: (0.0, 0.08 * gap) for i in upper})
-            put(f"eyeSquint{s}", self._spread(squint, 0.04, pins=tuple(eye["corners"])))
-            # Gaze: the iris slides; "Out" is towards the subject's own side.
-            eye_width = abs(self.u[eye["corners"][0]] - self.u[eye["corners"][1]])
-            out_sign = 1.0 if s == "Left" else -1.0
-            shift = 0.2 * eye_width
-            lid_pins = tuple(upper) + tuple(lower) + tuple(eye["corners"])
-            for name, d in (("Out", (out_sign * shift, 0.0)), ("In", (-out_sign * shift, 0.0)),
-                            ("Up", (0.0, -0.35 * gap)), ("Down", (0.0, 0.3 * gap))):
-                h = {i: d for i in iris}
-                put(f"eyeLook{name}{s}", self._spread(h, 0.02, pins=lid_pins))
-            # Brows.
-            brow = list(eye["brow"])
-            towards_nose = -out_sign
-            down = {i: (towards_nose * 0.062, 0.155) for i in brow}
-            lid_and_below = tuple(lower) + tuple(eye["corners"]) + tuple(eye["lower2"])
-            put(f"browDown{s}", self._spread(down, 0.14, pins=lid_and_below))
-            outer = {i: (0.0, -0.11) for i in eye["brow_outer"]}
-            put(f"browOuterUp{s}", self._spread(outer, 0.16, pins=lid_and_below))
-        inner = {}
-        for s, eye in L.EYE.items():
-            inner.update({i: (0.0, -0.168) for i in eye["brow_inner"]})
-        pins = tuple(i for eye in L.EYE.values() for i in eye["lower"] + eye["corners"])
-        put("browInnerUp", self._spread(inner, 0.16, pins=pins))
+            h.update({i: (0.0, float((1 - ti) * gap * dv)) for i, ti in zip(iris, t)})
+            return self._spread(h, reach, pins=pins)
+        if region == "upper_lid":
+            h = {i: (0.0, dv * gap) for i in upper}
+            h.update({i: (0.0, 0.45 * dv * gap) for i in eye["upper2"]})
+            return self._spread(h, reach, pins=pins)
+        if region == "lower_lid":
+            h = {i: (0.0, dv * gap) for i in lower}
+            h.update({i: (0.0, 0.55 * dv * gap) for i in eye["lower2"]})
+            h.update({i: (0.0, -0.3 * dv * gap) for i in upper})
+            return self._spread(h, reach, pins=pins)
+        # Gaze: the iris slides; "Out" is towards the subject's own side.
+        eye_width = abs(self.u[eye["corners"][0]] - self.u[eye["corners"][1]])
+        out_sign = 1.0 if s == "Left" else -1.0
+        h = {i: (out_sign * du * eye_width, dv * gap) for i in iris}
+        return self._spread(h, reach, pins=pins)
 
     def _setup_rest(self) -> None:
-        """Rest pose: the photo's own lip gap closed, so a smiling, open-mouthed portrait still
-        rests with closed lips and opens only with speech."""
+        """Rest pose: the photo's own open or smiling mouth closed by its lips. Each lip moves
+        as a whole (inner and outer contours alike, so it keeps its thickness and texture) until
+        the inner contours meet; the upper lip comes down 40% of the gap, the lower lip and the
+        skin below it come up the rest. Whatever the photo showed between them is squeezed into
+        the line where the lips meet."""
         up, lo = np.array(L.LIP_INNER_UPPER), np.array(L.LIP_INNER_LOWER)
-        gap = np.maximum(self.v[lo] - self.v[up], 0.0)
-        h = {int(i): (0.0, float(g * 0.6)) for i, g in zip(up, gap)}
-        h.update({int(i): (0.0, float(-g * 0.6)) for i, g in zip(lo, gap)})
-        h.update({int(i): (0.0, float(g * 0.3)) for i, g in zip(L.LIP_OUTER_UPPER, gap)})
-        h.update({int(i): (0.0, float(-g * 0.3)) for i, g in zip(L.LIP_OUTER_LOWER, gap)})
-        self.rest_gap = float(gap.max())
+        gap_at = np.maximum(self.v[lo] - self.v[up], 0.0)
+        self.rest_gap = float(gap_at.max())
+        order = np.argsort(self.u[up])
+        corners_u = self.u[[78, 308]]
+        us = np.concatenate([[corners_u.min()], self.u[up][order], [corners_u.max()]])
+        gs = np.concatenate([[0.0], gap_at[order], [0.0]])
+
+        def gap(ids) -> np.ndarray:
+            return np.interp(self.u[list(ids)], us, gs)
+
+        upper_ids = list(L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER) + self._upper_lip_interior()
+        lower_ids = list(L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER) + self._lower_lip_interior()
+        h = {int(i): (0.0, float(0.4 * g)) for i, g in zip(upper_ids, gap(upper_ids))}
+        h.update({int(i): (0.0, float(-0.6 * g)) for i, g in zip(lower_ids, gap(lower_ids))})
         self._lip_pairs = (up, lo)
         self._outer_lower = np.array(L.LIP_OUTER_LOWER)
         # Where each inner-lip point sits between the inner corners (0 = image-left corner).
         left, right = self.u[78], self.u[308]
         self._inner_lip = np.concatenate([up, lo])
         self._inner_lip_t = (self.u[self._inner_lip] - left) / max(right - left, 1e-6)
-        self._rest_px = self._to_px(self._spread(h, 0.06))
+        self._rest_px = self._to_px(self._spread(h, 0.08)) if self.rest_gap > 0 else \
+            np.zeros((self.n_face, 2))
         # The upper teeth hang from the *neutral* upper-lip line: on a smiling photo the raised
         # lip corners are the smile, not the teeth, and would bend the teeth into a grin after
         # the smile is taken away (sad, surprised).
         neutral = np.tensordot(-self.rest_expression * self.channel_gain,
                                self._bases_px[:, TEETH_LINE], axes=1)
         self.teeth_rest = self.landmarks[TEETH_LINE, :2] + self._rest_px[TEETH_LINE] + neutral
+
+    def _setup_fold_guard(self) -> None:
+        """The triangles whose orientation must survive every frame: the whole face mesh except
+        the mouth's and the eyes' openings, which close (lips meeting, a blink) by design."""
+        openings = [set(L.INNER_LIP_RING)]
+        for s, eye in L.EYE.items():
+            openings.append(set(eye["upper"] + eye["lower"] + eye["corners"]
+                                + self._iris_for_eye[s]))
+        tri = self.triangles
+        inside = np.zeros(len(tri), bool)
+        for ids in openings:
+            inside |= np.isin(tri, list(ids)).all(axis=1)
+        area = self._signed_areas(self.vertices[:, :2], tri)
+        # Slivers smaller than a few pixels show nothing a viewer could see fold.
+        visible = np.abs(area) > MIN_VISIBLE_AREA * self.iod ** 2
+        keep = (~inside) & visible & (tri < self.n_face).any(axis=1)
+        self._guarded = tri[keep]
+        self._guarded_area = area[keep]
+        # Each vertex's neighbours along the mesh's edges, for relaxing a fold away.
+        n = len(self.vertices)
+        adjacency = np.zeros((n, n), np.float32)
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            adjacency[tri[:, a], tri[:, b]] = 1
+            adjacency[tri[:, b], tri[:, a]] = 1
+        self._neighbour_mean = (adjacency / np.maximum(adjacency.sum(1, keepdims=True), 1))[
+            : self.n_face]
+        self._setup_lip_rows()
+        self._rest_px = self._unfold(self._coherent_lips(self._rest_px.astype(np.float32)))
+        # What still folds at rest is the photo's opening squeezed shut beside the corners:
+        # the rest pose is the reference the frames are checked against, not something to undo.
+        settled = np.ones(len(self._guarded), bool)
+        settled[self.folded_triangles(self._rest_px)] = False
+        self._guarded, self._guarded_area = self._guarded[settled], self._guarded_area[settled]
+
+    def _setup_lip_rows(self) -> None:
+        """The mesh's rows inside each lip, between its inner and outer contour: each follows
+        the two contours at its own place across the mouth and depth through the lip, so a lip
+        moves as one piece of tissue and never folds inside itself."""
+        rows, weights = [], []
+        contours = {}
+        for name, inner, outer, interior in (
+                ("upper", L.INNER_UPPER_LINE, (L.MOUTH_RIGHT,) + L.LIP_OUTER_UPPER + (L.MOUTH_LEFT,),
+                 self._upper_lip_interior()),
+                ("lower", L.INNER_LOWER_LINE, (L.MOUTH_RIGHT,) + L.LIP_OUTER_LOWER + (L.MOUTH_LEFT,),
+                 self._lower_lip_interior())):
+            contours[name] = (np.array(inner), np.array(outer))
+            for i in interior:
+                w = np.zeros(self.n_face, np.float32)
+                wi = self._along(np.array(inner), self.u[i])
+                wo = self._along(np.array(outer), self.u[i])
+                v_in, v_out = wi @ self.v, wo @ self.v
+                t = float(np.clip((self.v[i] - v_in) / (v_out - v_in), 0, 1)) if v_out != v_in else 0.5
+                w += (1 - t) * wi + t * wo
+                rows.append(i)
+                weights.append(w)
+        self._lip_rows = np.array(rows, int)
+        self._lip_row_weights = np.array(weights, np.float32).reshape(len(rows), self.n_face)
+
+    def _along(self, contour: np.ndarray, u: float) -> np.ndarray:
+        """Weights (478,) of the two contour points either side of `u` (linear interpolation)."""
+        cu = self.u[contour]
+        order = np.argsort(cu)
+        cu, ids = cu[order], contour[order]
+        w = np.zeros(self.n_face, np.float32)
+        k = int(np.clip(np.searchsorted(cu, u), 1, len(cu) - 1))
+        a, b = cu[k - 1], cu[k]
+        t = float(np.clip((u - a) / (b - a), 0, 1)) if b > a else 0.5
+        w[ids[k - 1]] += 1 - t
+        w[ids[k]] += t
+        return w
+
+    def _coherent_lips(self, d: np.ndarray) -> np.ndarray:
+        if len(self._lip_rows):
+            d[self._lip_rows] = self._lip_row_weights @ d[: self.n_face]
+        return d
+
+    @staticmethod
+    def _signed_areas(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+        a, b, c = points[tri[:, 0]], points[tri[:, 1]], points[tri[:, 2]]
+        return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+    def folded_triangles(self, d_vertices: np.ndarray) -> np.ndarray:
+        """Indices (into the guarded triangles) that flipped or shrank below MIN_AREA of their
+        rest area for these vertex displacements (pixels, 478 × 2)."""
+        moved = self.vertices[:, :2].copy()
+        moved[: self.n_face] += d_vertices
+        area = self._signed_areas(moved, self._guarded)
+        return np.nonzero(area / self._guarded_area < MIN_AREA)[0]
 
     def _setup_rigid(self, matte: np.ndarray) -> None:
         """Depth map, pivot and weights for head rotation; the motion-allowed mask."""
@@ -436,14 +589,58 @@ class FaceRig:
 
     # ------------------------------------------------------------- per frame
     def vertex_displacement(self, weights: np.ndarray) -> np.ndarray:
-        """Expression displacement of the 478 face vertices (pixels) for 52 blendshape weights."""
+        """Expression displacement of the 478 face vertices (pixels) for 52 blendshape weights.
+        Where a stack of strong actions on an unusual face would fold the skin, the actions
+        other than the jaw and lip rounding are scaled back (as a whole, as far as needed), so
+        the expression stops where the skin would tear and speech keeps moving the mouth."""
         w = np.asarray(weights, dtype=np.float32)
-        d = np.tensordot((w - self.rest_expression) * self.channel_gain, self._bases_px, axes=1)
+        delta = (w - self.rest_expression) * self.channel_gain
+        speech = np.zeros_like(delta)
+        speech[self._speech_channels] = delta[self._speech_channels]
         jaw = w[BLENDSHAPE_INDEX["jawOpen"]]
         close = min(1.0, float(w[BLENDSHAPE_INDEX["mouthClose"]]))
-        d += jaw * close * self._close_px
-        d += self._rest_px
-        return self._uncross_lips(d)
+        d_speech = np.tensordot(speech, self._bases_px, axes=1) + jaw * close * self._close_px
+        d_rest = np.tensordot(delta - speech, self._bases_px, axes=1)
+        full = self._settle(d_speech + d_rest + self._rest_px)
+        if not len(self.folded_triangles(full)):
+            return full
+        scale = self._largest_unfolded(lambda k: d_speech + k * d_rest + self._rest_px)
+        if scale > 0:
+            return self._settle(d_speech + scale * d_rest + self._rest_px)
+        scale = self._largest_unfolded(lambda k: k * d_speech + self._rest_px)
+        return self._settle(scale * d_speech + self._rest_px)
+
+    def _largest_unfolded(self, displacement) -> float:
+        """The largest k in [0, 1] (bisected) for which displacement(k) folds nothing."""
+        lo, hi = 0.0, 1.0
+        for _ in range(7):
+            mid = 0.5 * (lo + hi)
+            if len(self.folded_triangles(self._settle(displacement(mid)))):
+                hi = mid
+            else:
+                lo = mid
+        return lo
+
+    def _settle(self, d: np.ndarray) -> np.ndarray:
+        """Lips that meet without crossing, lip tissue moving as one piece, folds relaxed."""
+        return self._unfold(self._coherent_lips(self._uncross_lips(d)))
+
+    def _unfold(self, d: np.ndarray, rounds: int = 30) -> np.ndarray:
+        """Relaxes folds locally: the vertices of a folding triangle move halfway towards the
+        mean of their neighbours' displacements, round after round, until nothing folds. A
+        shear between two close vertices (a lip point moving past the skin point beside it)
+        becomes a smooth stretch, and the rest of the face keeps its motion."""
+        d = np.array(d, dtype=np.float32)
+        padded = np.zeros((len(self.vertices), 2), np.float32)
+        for _ in range(rounds):
+            bad = self.folded_triangles(d)
+            if not len(bad):
+                break
+            ids = np.unique(self._guarded[bad])
+            ids = ids[ids < self.n_face]
+            padded[: self.n_face] = d
+            d[ids] = 0.5 * d[ids] + 0.5 * (self._neighbour_mean[ids] @ padded)
+        return d
 
     def _uncross_lips(self, d: np.ndarray) -> np.ndarray:
         """Lips may meet but never pass through each other (e.g. a frown plus a raised lower

@@ -4,6 +4,7 @@
     launch.py                 start the studio (same as `launch.py studio`)
     launch.py render ...      portrait + speech → MP4 (see `launch.py render --help`)
     launch.py analyze ...     transcript, segments and the emotion embedding of a recording
+    launch.py preview ...     a portrait under every emotion and mouth shape, as one PNG grid
     launch.py demo            render the bundled sample portrait and speech
     launch.py bench           time a fixed sample, print one JSON line
     launch.py check           verify the installation (models ship in the packages)
@@ -344,6 +345,23 @@ def _read_text(path: str) -> str:
         raise InputError(f"Could not read the text file {path}: {e}") from None
 
 
+def cmd_preview(args) -> int:
+    from pipelines.preview import DEFAULT_CELL, check_output, preview_expressions
+    from pipelines.settings import load_preset
+
+    check_output(args.out)  # a wrong name is refused before the portrait is read
+    preview = preview_expressions(args.portrait, load_preset(args.preset or "natural"),
+                                  cell_size=args.size or DEFAULT_CELL,
+                                  callback=ProgressPrinter(args.quiet))
+    out = preview.save(args.out)
+    for w in preview.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if not args.quiet:
+        print(f"{len(preview.cells)} pictures in {preview.seconds:.1f} s", file=sys.stderr)
+    print(out)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from pipelines.bench import run_bench
 
@@ -380,6 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--portrait", help="also describe this portrait in the generated scene")
     _add_emotion_model_args(p)
     _add_scene_args(p, with_text=False)
+    p = sub.add_parser("preview", help="a portrait under every emotion and mouth shape (PNG)")
+    p.add_argument("--portrait", required=True, help="portrait photo (jpg, png, webp, …)")
+    p.add_argument("--out", required=True, help="the grid picture to write (.png)")
+    p.add_argument("--size", type=int, default=None,
+                   help="side of each face picture in pixels (default 160)")
+    p.add_argument("--preset", default=None,
+                   help="style preset from presets/ (its face and renderer options)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     p = sub.add_parser("demo", help="render the bundled sample")
     p.add_argument("--out", default=str(ROOT / "out" / "demo.mp4"))
     p = sub.add_parser("bench", help="time a fixed sample; prints one JSON line")
@@ -405,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = [*debug, "studio", *[a for a in argv if a != "--debug"]]
     args = parser.parse_args(argv)
     command = args.command
-    handler = {"render": cmd_render, "analyze": cmd_analyze, "demo": cmd_demo, "bench": cmd_bench, "check": cmd_check,
+    handler = {"render": cmd_render, "analyze": cmd_analyze, "preview": cmd_preview,
+               "demo": cmd_demo, "bench": cmd_bench, "check": cmd_check,
                "studio": cmd_studio}[command]
     from pipelines.errors import StudioError
 

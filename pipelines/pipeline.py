@@ -66,20 +66,18 @@ class SynchroRaMaPipeline:
         (the studio) keep one instance of each heavy component across pipelines; without it
         every component is new (and still loads its model lazily)."""
         from .audio.features import SileroVoiceActivity
-        from .face import FaceAnalyzer
         from .motion import AudioToMotion
-        from .render.cpu import CpuRenderer, PersonMatte
         from .scene import SceneDirector
         from .text import PocketsphinxAligner
 
         settings = settings or PipelineSettings()
         get = kept or (lambda key, make: make())
-        cpu = CpuRenderer(settings.render, matte=get("matte", PersonMatte))
+        face_analyzer, cpu = portrait_components(settings, get)
         # The renderer is cheap and follows this render's settings; the diffusion model in it
         # is loaded once and kept for every render (one at a time, see
         # render.diffusion.LoadedModel).
         renderer = make_renderer(settings, cpu, kept=get)
-        return cls(face_analyzer=get(f"face:{settings.face}", lambda: FaceAnalyzer(settings.face)),
+        return cls(face_analyzer=face_analyzer,
                    aligner=get("aligner", PocketsphinxAligner),
                    voice_activity=get("vad", SileroVoiceActivity),
                    emotion_analyzer=get(f"emotion:{settings.emotion}",
@@ -242,6 +240,19 @@ class SynchroRaMaPipeline:
                       settings=settings.export, num_frames=total, on_frame=on_frame)
         progress("done", 1.0)
         return PipelineOutput(Path(out_path), project, project.warnings, timings)
+
+
+def portrait_components(settings: PipelineSettings,
+                        kept: Callable[[str, Callable[[], object]], object] | None = None):
+    """The face analyser and the CPU renderer for `settings`, built as every pipeline builds
+    them: with `kept` (see `SynchroRaMaPipeline.from_settings`) their MediaPipe models are the
+    host's loaded ones, so the expression preview (preview.py) loads nothing twice."""
+    from .face import FaceAnalyzer
+    from .render.cpu import CpuRenderer, PersonMatte
+
+    get = kept or (lambda key, make: make())
+    face_analyzer = get(f"face:{settings.face}", lambda: FaceAnalyzer(settings.face))
+    return face_analyzer, CpuRenderer(settings.render, matte=get("matte", PersonMatte))
 
 
 def make_renderer(settings: PipelineSettings, cpu, kept=None):

@@ -115,6 +115,23 @@ class StudioHandlers:
             return sess, None, f"**Problem:** {user_message(e)}"
         return sess, preview, f"**Face found.** {note}"
 
+    def face_moves_shown(self, values: dict):
+        """The uploaded face under every emotion and mouth shape, once step 1 has found it. A
+        failure here says so under the grid and changes nothing else: Analyze and Render never
+        depend on this picture."""
+        p = self.page
+        path, face_found = values[p.portrait.image], values[p.portrait.preview]
+        hidden = gr.update(value=None, visible=False)
+        if not path or not face_found:
+            return hidden, ""  # step 1's own note says what is wrong with the photo
+        try:
+            preview = self.c.expression_preview(path, self.style_of(values))
+        except Exception as e:  # any failure becomes a line on the page, not a traceback
+            if not isinstance(e, StudioError):
+                log.exception("the expression preview failed")
+            return hidden, f"**No expression preview:** {user_message(e)}"
+        return gr.update(value=preview.grid, visible=True), ""
+
     def audio_changed(self, path: str | None) -> str:
         if not path:
             return ""
@@ -359,9 +376,16 @@ def build_ui(controller: StudioController) -> gr.Blocks:
 def _wire_inputs(h: StudioHandlers, page: Page) -> None:
     p = page.portrait
     looked_at = {p.image, p.framing, page.session, *page.style.widgets}
-    for trigger in (p.image.change, p.framing.change):
-        trigger(h.portrait_changed, looked_at, [page.session, p.preview, p.note],
-                concurrency_id="heavy", api_visibility="private")
+    face_found = p.image.change(h.portrait_changed, looked_at, [page.session, p.preview, p.note],
+                                concurrency_id="heavy", api_visibility="private")
+    p.framing.change(h.portrait_changed, looked_at, [page.session, p.preview, p.note],
+                     concurrency_id="heavy", api_visibility="private")
+    # After the face check, as its own event: the detected face shows at once, and a failed
+    # preview leaves steps 1-7 as they are. The framing does not change it (always close-ups).
+    moves = page.face_moves
+    face_found.then(h.face_moves_shown, {p.image, p.preview, *page.style.widgets},
+                    [moves.grid, moves.note], concurrency_id="heavy",
+                    show_progress_on=[p.note], api_visibility="private")
     page.speech.audio.change(h.audio_changed, [page.speech.audio], [page.speech.audio_note],
                              api_visibility="private")
     on_page = {page.session, p.image, page.speech.audio, page.speech.script}

@@ -236,6 +236,15 @@ class StudioController:
             session.notes_shown.update(face.warnings)
         return preview, note
 
+    def expression_preview(self, path: str, style: Style, progress: Progress | None = None):
+        """The portrait under every emotion and the main mouth shapes (pipelines/preview.py),
+        drawn with the face models every session shares. Raises StudioError as a render would
+        for the same photo (no face, unreadable file, …)."""
+        from pipelines.preview import ExpressionPreviewer
+
+        previewer = ExpressionPreviewer.from_settings(style.settings(), kept=self._get)
+        return previewer(path, callback=progress)
+
     def inspect_audio(self, path: str) -> str:
         from pipelines.audio import load_speech
 

@@ -32,6 +32,14 @@ class PortraitPanel:
 
 
 @dataclass
+class FaceMovesPanel:
+    """The uploaded face under every emotion and mouth shape, before anything is rendered."""
+
+    grid: gr.Image
+    note: gr.Markdown
+
+
+@dataclass
 class SpeechPanel:
     audio: gr.Audio
     audio_note: gr.Markdown
@@ -143,6 +151,7 @@ class Page:
     tabs: gr.Tabs
     analysed: gr.Column  # steps 3-5's results: dimmed when the inputs no longer match them
     portrait: PortraitPanel
+    face_moves: FaceMovesPanel
     speech: SpeechPanel
     analysis: AnalysisPanel
     segments: SegmentsPanel
@@ -177,6 +186,7 @@ def build_page(controller: StudioController, edit_segment: EditSegment) -> Page:
                     portrait = _portrait_panel()
                 with gr.Column(scale=1, min_width=320):
                     speech = _speech_panel()
+            face_moves = _face_moves_panel()
             with gr.Column(elem_classes=["analysis"], elem_id="analysis") as analysed:
                 analysis = _analysis_panel()
                 segments = _segments_panel()
@@ -191,8 +201,8 @@ def build_page(controller: StudioController, edit_segment: EditSegment) -> Page:
             style = _style_panel(controller, portrait.framing)
             render = _render_panel()
         library = _library_panel()
-    return Page(session, notice, tabs, analysed, portrait, speech, analysis, segments, scene,
-                style, render, library)
+    return Page(session, notice, tabs, analysed, portrait, face_moves, speech, analysis,
+                segments, scene, style, render, library)
 
 
 def _portrait_panel() -> PortraitPanel:
@@ -202,10 +212,21 @@ def _portrait_panel() -> PortraitPanel:
                      elem_id="portrait")
     framing = gr.Radio(["full", "crop"], value="full", label="Framing",
                        info="full: your whole photo · crop: a square close-up")
+    # A file path when read back: the expression preview only asks whether a face was found.
     preview = gr.Image(label="Detected face (green) and video frame (amber)", interactive=False,
-                       height=220, elem_id="face-preview")
+                       height=220, elem_id="face-preview", type="filepath")
     note = gr.Markdown(elem_id="face-note")
     return PortraitPanel(image, framing, preview, note)
+
+
+def _face_moves_panel() -> FaceMovesPanel:
+    # Full width under steps 1 and 2: eight faces side by side stay large enough to compare.
+    # Hidden until a portrait with a face is uploaded.
+    grid = gr.Image(label="How this face will move: each emotion at half and full intensity, "
+                          "then the main mouth shapes", interactive=False, visible=False,
+                    format="png", elem_id="face-moves")
+    note = gr.Markdown(elem_id="face-moves-note")
+    return FaceMovesPanel(grid, note)
 
 
 def _speech_panel() -> SpeechPanel:

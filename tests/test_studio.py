@@ -478,3 +478,62 @@ def test_launch_py_without_a_command_starts_the_studio_on_localhost(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# ------------------------------------------------------------------ expression preview
+def test_an_uploaded_portrait_shows_how_the_face_will_move(tmp_path):
+    from pipelines.errors import NoFaceError
+    from pipelines.preview import grid_layout
+    from studio.controller import StudioController, Style
+
+    c = StudioController(tmp_path)
+    preview = c.expression_preview(str(ASSETS / "portrait.png"), Style(size=256))
+    layout = grid_layout()
+    assert preview.grid.shape == (layout.height, layout.width, 3)
+    assert [cell.label for cell in preview.cells][-6:] == ["rest", "M/B/P", "AA", "EE", "OO",
+                                                           "F/V"]
+    assert float(np.abs(preview.picture("happy 1.0").astype(float)
+                        - preview.picture("neutral 1.0")).mean()) > 3
+    # The face models are the ones every session shares: another portrait loads nothing new.
+    loaded = set(c._models)
+    c.expression_preview(str(ASSETS / "portrait_hopper.jpg"), Style(preset="storyteller"))
+    assert set(c._models) == loaded
+    blank = tmp_path / "wall.png"
+    from PIL import Image
+
+    Image.fromarray(np.full((300, 300, 3), 200, np.uint8)).save(blank)
+    with pytest.raises(NoFaceError, match="No face was found"):
+        c.expression_preview(str(blank), Style())
+
+
+def test_the_page_shows_the_grid_after_the_face_and_a_failure_as_one_line(tmp_path):
+    """The handler the upload triggers, on a page built without a server."""
+    import functools
+
+    import gradio as gr
+
+    from studio.app import StudioHandlers, segment_edit
+    from studio.controller import StudioController
+    from studio.panels import build_page
+
+    c = StudioController(tmp_path)
+    with gr.Blocks():
+        page = build_page(c, functools.partial(segment_edit, c))
+    h = StudioHandlers(c, page)
+    p = page.portrait
+    values = {w: w.value for w in page.style.widgets}
+    portrait = str(ASSETS / "portrait.png")
+
+    grid, note = h.face_moves_shown({**values, p.image: portrait, p.preview: "face.png"})
+    assert grid["visible"] is True and grid["value"].shape[2] == 3 and note == ""
+    # No face found by step 1 (its own note says so): nothing is drawn, nothing is repeated.
+    grid, note = h.face_moves_shown({**values, p.image: portrait, p.preview: None})
+    assert grid["visible"] is False and note == ""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the renderer")
+
+    c.expression_preview = broken
+    grid, note = h.face_moves_shown({**values, p.image: portrait, p.preview: "face.png"})
+    assert grid["visible"] is False and note.startswith("**No expression preview:**")
+    assert "RuntimeError" not in note and "Traceback" not in note

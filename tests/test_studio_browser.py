@@ -122,6 +122,8 @@ def test_upload_analyze_edit_render_and_watch(page, speech_script):
     shoot(page, "0-start")
     add_inputs(page, script=speech_script)
     assert page.locator("#face-preview img").count() == 1
+    # How the face will move (every emotion, the mouth shapes) follows the face check.
+    page.locator("#face-moves img").wait_for(timeout=60_000)
     shoot(page, "1-inputs")
 
     analyze(page)
@@ -248,6 +250,7 @@ def test_a_failed_analysis_marks_only_its_own_step(page, tmp_path):
     page.locator("#portrait button[aria-label='Remove Image']").click()
     page.locator("#portrait input[type=file]").set_input_files(str(wall))
     page.locator("#face-note").get_by_text("Problem").wait_for(timeout=60_000)
+    page.locator("#face-moves img").wait_for(state="hidden", timeout=60_000)  # no old face
     page.locator("#analyze-btn").click()
     page.locator(".toast-body").get_by_text("face").first.wait_for(timeout=SLOW)
     shoot(page, "9-failed-analysis")

@@ -31,6 +31,15 @@ class FaceTooSmallError(ImageError):
     pass
 
 
+class NotHumanFaceError(NoFaceError):
+    """Something face-like that is not a human face the face mesh can fit: an animal, a statue,
+    a stylised drawing, or a face mostly covered or turned away."""
+
+
+class FaceTurnedAwayError(ImageError):
+    """The face is turned too far from the camera for the 2-D rig to animate."""
+
+
 class AudioError(InputError):
     pass
 

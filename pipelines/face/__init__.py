@@ -7,8 +7,9 @@ Public API:
     compute_framing, map_to_frame, map_to_original: framing geometry
     describe_face(analysis) -> dict for the scene prompt; head_pose(landmarks) -> (yaw, pitch, roll)
 """
-from .analyzer import (FACE_CENTER_Y, FaceAnalyzer, FaceTurnedAwayError, compute_framing,
-                       frame_image, map_to_frame, map_to_original)
+from ..errors import FaceTurnedAwayError
+from .analyzer import (FACE_CENTER_Y, FaceAnalyzer, compute_framing, frame_image, map_to_frame,
+                       map_to_original)
 from .describe import (describe_face, eye_openness, head_pose, mouth_openness, rest_expression,
                        smile_amount)
 from .io import SUPPORTED_FORMATS, load_portrait

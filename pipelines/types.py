@@ -253,15 +253,11 @@ class FaceAnalysis:
 
     @property
     def geometry(self):
-        """The face's own frame (`pipelines.face.geometry.FaceGeometry`), built once."""
-        cached = self.__dict__.get("_geometry")
-        if cached is None or cached.landmarks.shape != self.landmarks.shape \
-                or not np.array_equal(cached.landmarks, self.landmarks):
-            from .face.geometry import FaceGeometry
+        """The face's own frame (`pipelines.face.geometry.FaceGeometry`). Cheap; callers that
+        need it per frame keep the value (the renderer builds it once per portrait)."""
+        from .face.geometry import FaceGeometry
 
-            cached = FaceGeometry.of(self.landmarks)
-            self.__dict__["_geometry"] = cached
-        return cached
+        return FaceGeometry.of(self.landmarks)
 
 
 # --------------------------------------------------------------------------------------------

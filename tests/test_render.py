@@ -76,8 +76,11 @@ def test_bilabial_closure_closes_an_open_jaw(prepared):
     mouth = _box(face, L.INNER_LIP_RING, pad=4)
     apart = renderer.render_frame(prep, weights(prep.rig.rest_expression, jawOpen=0.5), STILL)
     closed = renderer.render_frame(prep, weights(prep.rig.rest_expression, jawOpen=0.5, mouthClose=1.0), STILL)
+    rest = renderer.render_frame(prep, weights(prep.rig.rest_expression), STILL)
     assert _interior_pixels(apart, mouth) > 40
-    assert _interior_pixels(closed, mouth) <= 0.4 * _interior_pixels(apart, mouth)
+    # Closed lips show no more than at rest, where this smiling photo's own opening is the
+    # shadowed line between its closed lips.
+    assert _interior_pixels(closed, mouth) <= _interior_pixels(rest, mouth) + 0.1 * _interior_pixels(apart, mouth)
 
 
 def test_blink_closes_the_eyes_only(prepared):

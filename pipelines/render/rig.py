@@ -175,6 +175,7 @@ class FaceRig:
         side_left = _smoothstep(self.u, -0.05, 0.05)  # subject's left = image right
         self._side = {"Left": side_left, "Right": 1 - side_left, "": np.ones(self.n_face)}
         self._iris_for_eye = {s: self._iris_of(s) for s in L.EYE}
+        self._jaw_weight = self._jaw_weights()
         for channel, action in actions_by_channel().items():
             side = next((s for s in ("Left", "Right") if channel.endswith(s) and action.sided), "")
             B[BLENDSHAPE_INDEX[channel]] = self._action_basis(channel, action, side)
@@ -239,13 +240,6 @@ class FaceRig:
     def _jaw_basis(self, du: float, dv: float) -> np.ndarray:
         """Everything below the mouth line moves with the jaw, less towards the ears."""
         return np.stack([du * self._jaw_weight, dv * self._jaw_weight], axis=1)
-
-    @property
-    def _jaw_weight(self) -> np.ndarray:
-        cached = self.__dict__.get("_jaw_weight_cache")
-        if cached is None:
-            cached = self.__dict__["_jaw_weight_cache"] = self._jaw_weights()
-        return cached
 
     def _jaw_weights(self) -> np.ndarray:
         u, v = self.u, self.v
@@ -337,23 +331,14 @@ class FaceRig:
         return self._spread(h, sigma)
 
     def _lower_lip_interior(self) -> list[int]:
-        u, v = self.u, self.v
-
-        def contour(ids: tuple[int, ...]) -> np.ndarray:
-            ids = np.array(ids)
-            order = np.argsort(u[ids])
-            return np.interp(u, u[ids][order], v[ids][order])
-
-        inner = contour(L.INNER_LOWER_LINE)
-        outer = contour((61,) + L.LIP_OUTER_LOWER + (291,))
-        span = (u > min(u[78], u[308])) & (u < max(u[78], u[308]))
-        inside = span & (v > inner) & (v < outer)
-        contours = (L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER + L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER
-                    + L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER)
-        inside[list(contours)] = False
-        return [int(i) for i in np.nonzero(inside[: self.n_face])[0]]
+        return self._lip_interior(L.INNER_LOWER_LINE, L.LIP_OUTER_LOWER)
 
     def _upper_lip_interior(self) -> list[int]:
+        return self._lip_interior(L.INNER_UPPER_LINE, L.LIP_OUTER_UPPER)
+
+    def _lip_interior(self, inner_line: tuple[int, ...], outer: tuple[int, ...]) -> list[int]:
+        """The mesh's vertices inside one lip: between its inner and outer contour, within the
+        mouth's width, the contours themselves excluded."""
         u, v = self.u, self.v
 
         def contour(ids: tuple[int, ...]) -> np.ndarray:
@@ -361,10 +346,9 @@ class FaceRig:
             order = np.argsort(u[ids])
             return np.interp(u, u[ids][order], v[ids][order])
 
-        inner = contour(L.INNER_UPPER_LINE)
-        outer = contour((61,) + L.LIP_OUTER_UPPER + (291,))
+        near, far = contour(inner_line), contour((L.MOUTH_RIGHT,) + outer + (L.MOUTH_LEFT,))
         span = (u > min(u[78], u[308])) & (u < max(u[78], u[308]))
-        inside = span & (v < inner) & (v > outer)
+        inside = span & (v > np.minimum(near, far)) & (v < np.maximum(near, far))
         contours = (L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER + L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER
                     + L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER)
         inside[list(contours)] = False

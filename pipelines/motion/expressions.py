@@ -37,7 +37,7 @@ EXPRESSIONS: dict[str, Expression] = {
     # AU1 + AU4 + AU15 + AU17 (+ AU43 a little: heavy lids, eyes and head down): oblique
     # brows, corners pulled down, the chin pushing the lower lip up.
     "sad": Expression({"browInnerUp": 1.0, **_both("browDown", 0.55), **_both("mouthFrown", 1.0),
-                       "mouthShrugLower": 0.2, **_both("eyeBlink", 0.3),
+                       "mouthShrugLower": 0.35, **_both("eyeBlink", 0.3),
                        **_both("eyeLookDown", 0.25)},
                       posture=(0.0, 2.8, 0.0), head_gain=0.6,
                       # The frown stays on while talking: with only 0.15 of it the talking

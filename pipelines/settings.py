@@ -39,7 +39,7 @@ class TranscriptSettings:
 class FaceSettings:
     framing: str = "full"  # "full" (the whole photo, as uploaded) | "crop" (face-centred square)
     working_max_side: int = 1024  # detection runs at most at this resolution
-    min_face_px: int = 64  # faces narrower than this in the original image are refused
+    min_face_px: int = 24  # faces narrower than this in the original image are refused
     face_fraction: float = 0.40  # face-box width over crop width, for "crop" framing
     warn_yaw_deg: float = 35.0  # a face turned further than this from the camera gets a warning
     max_yaw_deg: float = 50.0  # ... and further than this is refused (the 2-D rig cannot animate it)

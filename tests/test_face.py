@@ -266,15 +266,24 @@ def test_no_face(analyzer, kind):
     assert "front-facing" in str(err.value) and "well-lit" in str(err.value)
 
 
-def test_small_face_is_too_small_not_missing(analyzer, portrait):
+def test_small_face_is_too_small_not_missing(portrait):
     canvas = np.full((1024, 1024, 3), 128, np.uint8)
     canvas[400:620, 300:520] = cv2.resize(portrait, (220, 220), interpolation=cv2.INTER_AREA)
-    with pytest.raises(FaceTooSmallError) as err:
-        analyzer.analyze(canvas, REF, 256)
+    with FaceAnalyzer(FaceSettings(framing="crop", min_face_px=64)) as a, \
+            pytest.raises(FaceTooSmallError) as err:
+        a.analyze(canvas, REF, 256)
     msg = str(err.value)
     assert "64 pixels" in msg and "closer" in msg
     measured = int(msg.split("only about ")[1].split(" pixels")[0])
     assert 30 <= measured <= 50  # the face is ~40 px wide
+
+
+def test_a_forty_pixel_face_is_animated_with_a_note_that_it_will_look_soft(analyzer, portrait):
+    canvas = np.full((1024, 1024, 3), 128, np.uint8)
+    canvas[400:620, 300:520] = cv2.resize(portrait, (220, 220), interpolation=cv2.INTER_AREA)
+    result = analyzer.analyze(canvas, REF, 256)
+    assert result.geometry.iod > 40  # framed closer: the face fills the output frame
+    assert any("The face is small in the photo" in w and "soft" in w for w in result.warnings)
 
 
 def test_min_face_px_is_measured_in_original_pixels(portrait):

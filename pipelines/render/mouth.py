@@ -143,6 +143,7 @@ class MouthLook:
     texture: np.ndarray  # upper teeth, rows from the gum line to the tips, luminance 0..~1
     soften: float  # blur sigma (pixels) of the drawn interior
     grain: float  # noise level (grey levels) of the photo's skin
+    skin: np.ndarray  # RGB of the cheeks, where the grain is measured
 
     @classmethod
     def of_photo(cls, image: np.ndarray, geometry: FaceGeometry, upscale: float = 1.0) -> "MouthLook":
@@ -168,7 +169,7 @@ class MouthLook:
         # An upscaled photo is soft by that factor; anything drawn sharper would stand out.
         soften = max(0.5, 0.6 * upscale, 0.006 * geometry.iod)
         return cls(teeth=teeth, cavity=cavity, tongue=tongue, texture=texture, soften=soften,
-                   grain=grain_level(image, geometry))
+                   grain=grain_level(image, geometry), skin=skin)
 
 
 def _bundled_teeth() -> np.ndarray:
@@ -224,6 +225,7 @@ class MouthInterior:
         self.seam = seam
         self.teeth_rgb = look.teeth
         self.cavity_rgb = look.cavity
+        self._skin_lum = max(float(_luminance(look.skin[None])[0]), 1.0)
         self.tongue_rgb = look.tongue
         rng = np.random.default_rng(0)
         self._noise = rng.standard_normal((256, 256)).astype(np.float32)
@@ -234,7 +236,6 @@ class MouthInterior:
             ring = geometry.landmarks[list(L.INNER_LIP_RING), :2]
             cv2.fillPoly(opening, [_poly(ring)], 255, cv2.LINE_AA, _SHIFT)
             self._photo_opening = opening.astype(np.float32) / 255.0
-        self._lip_line_rgb = look.cavity * 2.2  # lips meeting in their own shadow
 
     def cover_photo_opening(self, frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
                             points: np.ndarray) -> np.ndarray:
@@ -251,9 +252,22 @@ class MouthInterior:
             return frame
         src = cv2.remap(self._photo_opening, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1],
                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        a = 0.85 * np.clip(src, 0, 1)[..., None]
-        roi = frame[y0:y1, x0:x1].astype(np.float32)
-        frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + self._lip_line_rgb * a, 0, 255).astype(np.uint8)
+        band = (src > 0.2).astype(np.uint8)
+        if not band.any():
+            return frame
+        # The lips' own texture is continued over the band from above and below (they meet
+        # there); the line where they meet is the seam `composite` draws.
+        # The band grows past the opening's edge: the photo's lips cast a dark rim on the
+        # teeth there, which would otherwise outline the closed lips.
+        grow = max(1, int(round(0.02 * self.iod)))
+        band = cv2.dilate(band, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+        roi = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        filled = cv2.inpaint(roi, band, max(2.0, 0.03 * self.iod),
+                             cv2.INPAINT_TELEA).astype(np.float32)
+        a = cv2.GaussianBlur(band.astype(np.float32), (0, 0), max(0.7, 0.5 * grow))
+        a = np.maximum(a, np.clip(1.5 * src, 0, 1))[..., None]
+        out = roi.astype(np.float32) * (1 - a) + filled * a
+        frame[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
         return frame
 
     def composite(self, frame: np.ndarray, points: np.ndarray,
@@ -308,7 +322,10 @@ class MouthInterior:
         interior = cv2.GaussianBlur(interior, (0, 0), self.look.soften)
         if self.look.grain > 0.3:
             noise = np.resize(self._noise, interior.shape[:2])
-            interior = interior + self.look.grain * noise[..., None]
+            # Grain is measured on the lit skin; the dark mouth shows less of it (as in a
+            # photo's shadows), or the cavity sparkles.
+            light = np.sqrt(np.clip(_luminance(interior) / self._skin_lum, 0, 1))
+            interior = interior + self.look.grain * (noise * light)[..., None]
         # Lips are rounded: the interior fades in under them instead of looking cut out. The
         # fade lies inside the lip contour: one reaching outside it drew a dark ring on the lips.
         feather = max(0.6, 0.012 * self.iod)

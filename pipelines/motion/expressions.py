@@ -53,10 +53,10 @@ EXPRESSIONS: dict[str, Expression] = {
                                       **_both("mouthLowerDown", 0.3)},
                       articulation=0.75),
     # AU4 + AU5 + AU9 + AU15 + AU17 + AU24-ish lip roll: a glare with the chin up.
-    "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.3), **_both("eyeSquint", 0.3),
+    "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.3), **_both("eyeSquint", 0.5),
                          **_both("noseSneer", 0.9), **_both("mouthFrown", 0.5),
-                         **_both("mouthPress", 0.2), "mouthShrugLower": 0.37,
-                         "mouthRollLower": 0.54},
+                         **_both("mouthPress", 0.35), "mouthShrugLower": 0.37,
+                         "mouthRollLower": 0.35},
                         posture=(0.0, -5.8, 0.0), head_gain=1.2),
     # AU1 + AU2 + AU5 + AU26 with the lower lip dropped (AU16/25): the mouth held a little
     # open. A larger held jaw swamped the visemes (lip-sync correlation 0.27 instead of 0.52

@@ -41,9 +41,9 @@ class FacialAction:
 ACTIONS: tuple[FacialAction, ...] = (
     # Brows. Lids, eye corners and irises hold: a brow moves its skin, never the eye (an iris
     # dragged with the brow reads as eyes rolled up or down).
-    FacialAction("browInnerUp", "AU1 inner brow raiser", "brow_inner", (0.0, -0.12), 0.16, "eyes"),
-    FacialAction("browOuterUp{s}", "AU2 outer brow raiser", "brow_outer", (0.0, -0.10), 0.16, "eyes"),
-    FacialAction("browDown{s}", "AU4 brow lowerer", "brow", (-0.03, 0.09), 0.13, "eyes"),
+    FacialAction("browInnerUp", "AU1 inner brow raiser", "brow_inner", (0.0, -0.08), 0.16, "eyes"),
+    FacialAction("browOuterUp{s}", "AU2 outer brow raiser", "brow_outer", (0.0, -0.07), 0.16, "eyes"),
+    FacialAction("browDown{s}", "AU4 brow lowerer", "brow", (-0.04, 0.08), 0.13, "eyes"),
     # Lids, in eye units. AU5 shows sclera above the iris; AU7 raises the lower lid.
     FacialAction("eyeWide{s}", "AU5 upper lid raiser", "upper_lid", (0.0, -0.40), 0.04, "iris",
                  unit="eye"),
@@ -61,11 +61,11 @@ ACTIONS: tuple[FacialAction, ...] = (
     FacialAction("noseSneer{s}", "AU9 nose wrinkler", "nose_wing", (0.0, -0.05), 0.12, "eyes"),
     FacialAction("cheekPuff", "AU34 puff", "cheek_side", (0.04, 0.0), 0.0, "none"),
     # Mouth corners.
-    FacialAction("mouthSmile{s}", "AU12 lip corner puller", "lip_corner", (0.08, -0.09), 0.2),
-    FacialAction("mouthFrown{s}", "AU15 lip corner depressor", "lip_line_to_corner", (-0.015, 0.15),
+    FacialAction("mouthSmile{s}", "AU12 lip corner puller", "lip_line_to_corner", (0.08, -0.09), 0.2, "none"),
+    FacialAction("mouthFrown{s}", "AU15 lip corner depressor", "lip_line_to_corner", (-0.015, 0.065),
                  0.16, "none"),
-    FacialAction("mouthStretch{s}", "AU20 lip stretcher", "lip_corner", (0.06, 0.03), 0.16),
-    FacialAction("mouthDimple{s}", "AU14 dimpler", "lip_corner", (0.035, -0.005), 0.16),
+    FacialAction("mouthStretch{s}", "AU20 lip stretcher", "lip_line_to_corner", (0.06, 0.03), 0.16, "none"),
+    FacialAction("mouthDimple{s}", "AU14 dimpler", "lip_line_to_corner", (0.035, -0.005), 0.16, "none"),
     FacialAction("mouthPress{s}", "AU24 lip presser", "both_lips", (0.0, 0.02), 0.09, "none",
                  inner=0.3),
     # Lips.

@@ -219,13 +219,8 @@ class FaceRig:
         if region == "cheek_side":
             puff = (np.abs(self.u) > 1.2 * self.mouth_half_width) & (self.v > -0.45) & (self.v < 0.35)
             return np.stack([np.sign(self.u) * du * puff, np.zeros(self.n_face)], axis=1)
-        if region == "lip_corner":
-            outer, inner = (L.MOUTH_LEFT, 308) if side == "Left" else (L.MOUTH_RIGHT, 78)
-            h = {outer: (out_sign * du, dv), inner: (out_sign * du, dv)}
-            # The lip's middle holds only itself: the skin around the corner goes with it.
-            return self._spread(h, a.reach, pins=pins, pin_reach=0.06) * mask
         if region == "lip_line_to_corner":
-            return self._lip_droop(side, du, dv, a.reach) * mask
+            return self._lip_line(side, du, dv, a.reach) * mask
         if region in ("upper_lip", "lower_lip", "both_lips"):
             upper = (du, dv) if region in ("upper_lip", "both_lips") else None
             lower = ((du, -dv) if region == "both_lips" else (du, dv)) if region != "upper_lip" else None
@@ -316,18 +311,25 @@ class FaceRig:
             h[int(i)] = (amount * float(k), dv)
         return self._spread(h, sigma)
 
-    def _lip_droop(self, s: str, du: float, drop: float, sigma: float) -> np.ndarray:
-        """AU15, the lip-corner depressor: the corners drop by `drop` and the lip line bends
-        smoothly towards them. Upper and lower lips move together at each point along the mouth,
-        so the lips neither part nor cross at the corners and the opening keeps its lens shape
-        while speaking."""
+    def _lip_line(self, s: str, du: float, dv: float, sigma: float) -> np.ndarray:
+        """A lip-corner action (AU12 pulls the corner up and out, AU15 down, AU20 out): the
+        corner moves by (du, dv) and the lip line follows it smoothly, stretching evenly
+        across (du × the share of the half-mouth) and bending most near the corner (dv ×
+        its 1.5th power). Upper and lower lips move together at each point along the mouth,
+        so they neither part nor cross, and a smile taken off a photo and a frown put on it
+        bend the same line instead of kinking it at the corners."""
         lips = (L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER + L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER
                 + L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER)
         sign = 1.0 if s == "Left" else -1.0
+        # Lips pulled wider get thinner (their outer edges come towards the line where they
+        # meet); without it a stretched mouth reads as swollen lips.
+        thin = 0.35 * max(du, 0.0)
+        upper_outer, lower_outer = set(L.LIP_OUTER_UPPER), set(L.LIP_OUTER_LOWER)
         h = {}
         for i in lips:
             t = np.clip(sign * self.u[i] / max(self.mouth_half_width, 1e-6), 0.0, 1.0)
-            h[int(i)] = (sign * du * t ** 2, drop * t ** 2)
+            towards_line = thin * t * (1 - t) * 4 * (1 if i in upper_outer else -1 if i in lower_outer else 0)
+            h[int(i)] = (sign * du * t, dv * t ** 1.5 + towards_line)
         return self._spread(h, sigma)
 
     def _lower_lip_interior(self) -> list[int]:

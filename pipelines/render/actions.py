@@ -4,7 +4,9 @@ implements, which part of the face it moves, in which direction and how far.
 Sizes are in the face's own units, so one table fits every face:
 - `iod`: inter-ocular distances (outer eye corner to outer eye corner);
 - `eye`: the eye's own lid gap (upper to lower lid at rest), for lid actions, so a narrow eye
-  is never opened or shut by more than it has.
+  is never opened or shut by more than it has;
+- `mouth`: for the lips narrowing (du only), the share of each lip point's distance to the
+  mouth's centre it moves inwards (dv stays in IOD).
 
 `move` is (du, dv): du outward from the face's midline for sided actions (towards the nose when
 negative), towards the image's right for midline ones; dv down the face. `reach` is how far the
@@ -76,8 +78,10 @@ ACTIONS: tuple[FacialAction, ...] = (
     FacialAction("mouthRollLower", "AU28 lower lip suck", "lower_lip", (0.0, -0.045), 0.09,
                  inner=0.5),
     FacialAction("mouthRollUpper", "AU28 upper lip suck", "upper_lip", (0.0, 0.035), 0.09, inner=0.4),
-    FacialAction("mouthPucker", "AU18 lip pucker", "mouth_narrow", (0.12, 0.012), 0.12, "none"),
-    FacialAction("mouthFunnel", "AU22 lip funneler", "mouth_narrow", (0.08, 0.025), 0.1, "none"),
+    FacialAction("mouthPucker", "AU18 lip pucker", "mouth_narrow", (0.4, 0.012), 0.12, "none",
+                 unit="mouth"),
+    FacialAction("mouthFunnel", "AU22 lip funneler", "mouth_narrow", (0.25, 0.025), 0.1, "none",
+                 unit="mouth"),
     FacialAction("mouthLeft", "AU14/AU20 mouth sideways", "mouth_shift", (0.06, 0.0), 0.0, "none"),
     FacialAction("mouthRight", "AU14/AU20 mouth sideways", "mouth_shift", (-0.06, 0.0), 0.0, "none"),
     # Jaw. The lower lip and chin drop; the corners drop CORNER_DROP of that (see FaceRig).

@@ -298,7 +298,10 @@ class FaceRig:
         corners = L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER
         mouth_pts = (L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER + L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER
                      + corners)
-        squeeze = -self.u[list(mouth_pts)] / max(self.mouth_half_width, 1e-6)
+        # Each point moves `amount` of its own distance to the mouth's centre: the mouth
+        # narrows by a share of its width, so a small or foreshortened mouth (a turned head)
+        # is never squeezed past its centre.
+        squeeze = -self.u[list(mouth_pts)]
         up = set(L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER)
         low = set(L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER)
         outer = set(L.LIP_OUTER_UPPER + L.LIP_OUTER_LOWER)
@@ -679,21 +682,34 @@ class FaceRig:
         shift = self.iod * (pose[3] * self.ex + pose[4] * self.ey)
         return (moved[..., :2] * scale - pts[..., :2] + shift).astype(np.float32)
 
+    def _inverse(self, forward: np.ndarray, iterations: int) -> np.ndarray:
+        """The backward map: for each output pixel x, the source s with s + d(s) = x. Newton
+        steps (each through the field's local Jacobian) rather than plain fixed-point steps,
+        which diverge where the skin is stretched to more than twice its size (beside a
+        puckered mouth) and tear the frame into fragments there."""
+        fs = self._field_scale
+        step = 1.0 / fs
+        grads = [np.gradient(forward[..., c], axis=a) / step for c in (0, 1) for a in (1, 0)]
+        field = np.dstack([forward] + grads).astype(np.float32)  # d, ∂dx/∂x, ∂dx/∂y, ∂dy/∂x, ∂dy/∂y
+        src = self.grid_xy - forward
+        for _ in range(iterations):
+            fx = (src[..., 0] * fs + 0.5 * fs - 0.5).astype(np.float32)
+            fy = (src[..., 1] * fs + 0.5 * fs - 0.5).astype(np.float32)
+            f = cv2.remap(field, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            rx = self.grid_xy[..., 0] - src[..., 0] - f[..., 0]
+            ry = self.grid_xy[..., 1] - src[..., 1] - f[..., 1]
+            a, b, c, d = 1 + f[..., 2], f[..., 3], f[..., 4], 1 + f[..., 5]
+            det = np.maximum(a * d - b * c, 0.1)
+            src = src + np.stack([(d * rx - b * ry) / det, (a * ry - c * rx) / det], axis=-1)
+        return src
+
     def frame(self, weights: np.ndarray, pose: np.ndarray, iterations: int = 3) -> RigFrame:
         pose = np.asarray(pose, dtype=np.float64)
         d_vertices = self.vertex_displacement(weights)
         expr = self.expression_field(d_vertices)
         rigid = self._rigid(self.grid_xy, self._depth, pose) * self._head_weight[..., None]
         forward = (expr + rigid) * self._allowed[..., None]
-        # Backward map by fixed-point iteration: source s such that s + d(s) = x.
-        fs = self._field_scale
-        src = self.grid_xy - forward
-        for _ in range(iterations):
-            fx = src[..., 0] * fs + 0.5 * fs - 0.5
-            fy = src[..., 1] * fs + 0.5 * fs - 0.5
-            d = cv2.remap(forward, fx.astype(np.float32), fy.astype(np.float32),
-                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            src = self.grid_xy - d
+        src = self._inverse(forward, iterations)
         full = cv2.resize(src, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
         # Where the vertices went (for the mouth interior): forward-deform them exactly.
         p = self.landmarks

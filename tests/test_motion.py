@@ -432,7 +432,7 @@ def test_lip_closing_expressions_give_way_to_speech(speech_case, label):
     if label == "angry":
         np.testing.assert_allclose(jaw.mean(), neutral_jaw.mean(), rtol=0.15)
     else:
-        assert 0.55 < jaw.mean() / neutral_jaw.mean() < 0.9
+        assert 0.55 < jaw.mean() / neutral_jaw.mean() < 0.95
     if label == "sad":  # the corners stay well down while talking, fully in pauses
         frown = m.column("mouthFrownLeft")
         assert frown[pause].min() > 0.9 and 0.5 < frown[speech].mean() < 0.9

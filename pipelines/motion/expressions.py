@@ -40,35 +40,23 @@ EXPRESSIONS: dict[str, Expression] = {
                        "mouthShrugLower": 0.35, **_both("eyeBlink", 0.3),
                        **_both("eyeLookDown", 0.25)},
                       posture=(0.0, 2.8, 0.0), head_gain=0.6,
-                      # The frown stays on while talking: with only 0.15 of it the talking
-                      # mouth kept the smiling photo's curve and both expression classifiers
-                      # read every word as happy or fearful. A sad voice also moves the lips
-                      # less. Once the repainted lips and the darker seam let the judge's
-                      # landmarks follow an arched mouth, on the sample: 0.7 of the frown with
-                      # 0.75 articulation gave lip sync 0.46 (0.41 before, with 0.15 and full
-                      # articulation); a full frown fell to 0.36, full articulation to 0.38.
-                      # The frown's lower lip, bent up at the sides, barely parts for a word:
-                      # it drops while talking (mouthLowerDown).
+                      # The frown stays on while talking (a talking mouth without it keeps a
+                      # smiling photo's curve and reads as happy); a sad voice moves the lips
+                      # less, and the lower lip, bent up at the sides by the frown, drops a
+                      # little so that it still parts for each word.
                       while_speaking={**_both("mouthFrown", 0.7),
                                       **_both("mouthLowerDown", 0.3)},
-                      articulation=0.75),
+                      articulation=0.9),
     # AU4 + AU5 + AU9 + AU15 + AU17 + AU24-ish lip roll: a glare with the chin up.
     "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.3), **_both("eyeSquint", 0.5),
                          **_both("noseSneer", 0.9), **_both("mouthFrown", 0.5),
                          **_both("mouthPress", 0.35), "mouthShrugLower": 0.37,
                          "mouthRollLower": 0.35},
                         posture=(0.0, -5.8, 0.0), head_gain=1.2),
-    # AU1 + AU2 + AU5 + AU26 with the lower lip dropped (AU16/25): the mouth held a little
-    # open. A larger held jaw swamped the visemes (lip-sync correlation 0.27 instead of 0.52
-    # on the sample). Pitching the head down 6 degrees made the classifier read surprise more
-    # often, but pulled the astronaut's high collar up into the background: the head goes back.
-    # The whole brow rises (AU1 and AU2 alike): an inner brow raised above the outer one is the
-    # oblique brow of fear and worry (a second classifier read the earlier 1.0/0.52 as fear).
-    # The lips round (funnel 0.4, was 0.2) and the eyes open fully: once the smiling sample's
-    # lips were repainted, its closed and half-open frames read happy (a second classifier:
-    # surprise 0.35 vs happy 0.44); with rounder lips and wider eyes, 0.50 vs 0.30. A funnel
-    # of 0.6 read better still but took the lip sync of the closed-mouth sample from 0.30 to
-    # 0.13 (0.38 on the smiling one, 0.44 before).
+    # AU1 + AU2 + AU5 + AU26 with the lower lip dropped (AU16/25) and the lips rounding a
+    # little (AU22): the mouth held a little open, not so far that the visemes stop showing.
+    # The whole brow rises (AU1 and AU2 alike): an inner brow raised above the outer one is
+    # the oblique brow of fear and worry. The head goes back a little.
     "surprised": Expression({"browInnerUp": 0.8, **_both("browOuterUp", 1.0),
                              **_both("eyeWide", 1.0), "jawOpen": 0.26, "mouthFunnel": 0.4,
                              **_both("mouthLowerDown", 0.88)},

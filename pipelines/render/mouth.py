@@ -30,10 +30,7 @@ def _poly(points: np.ndarray) -> np.ndarray:
 # width. Speech shows the front teeth with dark corners beside them (the buccal corridor);
 # teeth drawn further out read as a grin and, where the lip line is steep, stand up like
 # fangs. A smile stretches the lips sideways over more of the teeth: the span grows with the
-# mouth's stretch over its neutral width. When this came in, on the sample (the judge's
-# expression classifier, 7 s): the surprised render read surprise 0.45 vs happy 0.36 instead
-# of 0.41 vs 0.45 with a fixed 0.38, the happy render stayed happy (0.88), and lip sync held
-# (0.45 surprised, 0.58 neutral).
+# mouth's stretch over its neutral width.
 TEETH_SPAN = 0.28
 TEETH_SPAN_PER_STRETCH = 0.8
 TEETH_SPAN_MAX = 0.42
@@ -339,10 +336,8 @@ class MouthInterior:
 
     def _seam(self, frame: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
         """Closed lips meet in a soft dark line: a smooth curve through the lips' midpoints that
-        fades out towards the corners (a drawn polyline reads as a wire). Over repainted lips
-        it tells closed lips from parted ones: on the sample's sad render the judge's lip-sync
-        correlation was 0.35 with the fainter, thinner line this replaced (darkening 0.19,
-        0.01 IOD wide), 0.39 now; a line darkening 0.55 read as an open mouth."""
+        fades out towards the corners (a drawn polyline reads as a wire). It tells closed lips
+        from parted ones without reading as an opening itself."""
         mid = (upper + lower) / 2
         order = np.argsort(mid[:, 0])
         xs = np.linspace(mid[order[0], 0], mid[order[-1], 0], 48)

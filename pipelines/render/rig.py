@@ -203,7 +203,16 @@ class FaceRig:
             for e, s in ((e, s) for s in L.EYE for e in [L.EYE[s]] if e in eyes):
                 sign = 1.0 if s == "Left" else -1.0
                 ids = e["brow_inner"] if region == "brow_inner" else e["brow_outer"] if region == "brow_outer" else e["brow"]
-                h.update({i: (sign * du, dv) for i in ids})
+                if region == "brow":
+                    # AU4 pulls the brows down and together at the inner ends (the corrugator
+                    # sits there): the brow tilts into a frown, its outer end moving least.
+                    ids = list(ids)
+                    across = np.abs(self.u[ids] - self.u[list(e["brow_inner"])].mean())
+                    t = np.clip(across / max(float(across.max()), 1e-6), 0, 1)
+                    h.update({i: (sign * du * (1.3 - 0.8 * ti), dv * (1.3 - 0.8 * ti))
+                              for i, ti in zip(ids, t)})
+                else:
+                    h.update({i: (sign * du, dv) for i in ids})
                 if region == "brow":
                     # The lowered brow pushes the skin below it over the lid's fold; the lid's
                     # margin stays (it belongs to the eye).

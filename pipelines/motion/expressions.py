@@ -52,7 +52,7 @@ EXPRESSIONS: dict[str, Expression] = {
                          **_both("noseSneer", 0.9), **_both("mouthFrown", 0.5),
                          **_both("mouthPress", 0.35), "mouthShrugLower": 0.37,
                          "mouthRollLower": 0.35},
-                        posture=(0.0, -5.8, 0.0), head_gain=1.2),
+                        posture=(0.0, -3.0, 0.0), head_gain=1.2),
     # AU1 + AU2 + AU5 + AU26 with the lower lip dropped (AU16/25) and the lips rounding a
     # little (AU22): the mouth held a little open, not so far that the visemes stop showing.
     # The whole brow rises (AU1 and AU2 alike): an inner brow raised above the outer one is

@@ -84,10 +84,11 @@ def sclera_colour(image: np.ndarray, geometry: FaceGeometry) -> np.ndarray | Non
         pixels = _polygon_pixels(image, outline)
         if len(pixels) < 6:
             continue
-        # The iris, lashes and lid margins are the darker part of the eye opening: the white is
-        # its brightest part, short of the catch-light.
+        # The iris, lashes and lid margins are the darker part of the eye opening (most of it
+        # in a narrowed or small eye): the white is its brightest tenth, short of the
+        # catch-light.
         lum = _luminance(pixels)
-        lo, hi = np.percentile(lum, [85, 97])
+        lo, hi = np.percentile(lum, [90, 99])
         samples.append(pixels[(lum >= lo) & (lum <= hi)])
     if not samples:
         return None
@@ -131,7 +132,8 @@ def grain_level(image: np.ndarray, geometry: FaceGeometry) -> float:
 @dataclass(frozen=True)
 class MouthLook:
     """What the mouth interior is painted with, all taken from this photo: the teeth never
-    brighter than the photo's own sclera (grey in a black-and-white photo), the cavity and
+    brighter than the whites the photo shows (its sclera, or its own teeth where it shows
+    them; grey in a black-and-white photo), the cavity and
     tongue from the lips' colour in shadow, as soft and as grainy as the face around it."""
 
     teeth: np.ndarray  # RGB of the teeth's brightest part
@@ -153,13 +155,17 @@ class MouthLook:
             # half of its colour, as the nearest thing to a white this photo shows.
             sclera = np.clip(0.5 * skin + 0.5 * skin_lum + 10, 0, 235)
         own = photo_teeth(image, geometry)
+        limit = float(_luminance(sclera[None])[0])
         if own is not None:  # the photo's own teeth, in its own light
             lum = _luminance(own)
             teeth = np.median(own[lum >= np.percentile(lum, 70)].astype(np.float32), axis=0)
+            # A grinning photo's narrowed eyes can show less white than its teeth do: those
+            # teeth, at their usual brightness, are as this face looks.
+            limit = max(limit, float(np.median(lum)))
         else:  # teeth sit in the mouth's shade: a little below the sclera
             teeth = sclera * 0.92
-        # Never brighter than the whites of the eyes, the photo's own teeth included.
-        teeth = teeth * min(1.0, float(_luminance(sclera[None])[0]) / max(float(_luminance(teeth[None])[0]), 1.0))
+        # Never brighter than the whites this photo shows (its eyes', or its own teeth's).
+        teeth = teeth * min(1.0, limit / max(float(_luminance(teeth[None])[0]), 1.0))
         cavity = lips * 0.28
         tongue = lips * 0.78
         texture = teeth_texture(own if own is not None else _bundled_teeth())
@@ -176,11 +182,13 @@ def _bundled_teeth() -> np.ndarray:
 
 
 def teeth_texture(strip: np.ndarray) -> np.ndarray:
-    """The upper teeth's shading (luminance, 1 = the brightest tooth) from a strip of real
+    """The upper teeth's shading (luminance, 1 = a tooth's lit face) from a strip of real
     teeth: the photo's own where it shows them, else a photograph of a row of teeth (assets/).
     Used as shading only, so the colour and light stay this photo's."""
     lum = _luminance(strip)
-    return np.clip(lum / max(float(np.percentile(lum, 90)), 1.0), 0.0, 1.1).astype(np.float32)
+    # Most of a tooth's face is lit about alike: a tooth is as bright as the teeth colour
+    # (itself no brighter than the eyes' whites) over most of it, darker at its edges.
+    return np.clip(lum / max(float(np.percentile(lum, 60)), 1.0), 0.0, 1.1).astype(np.float32)
 
 
 def photo_teeth(image: np.ndarray, geometry: FaceGeometry) -> np.ndarray | None:

@@ -293,14 +293,13 @@ class MouthInterior:
         x0 = max(int(ring[:, 0].min()) - pad, 0)
         y0 = max(int(ring[:, 1].min()) - pad, 0)
         x1 = min(int(ring[:, 0].max()) + pad, w)
-        y1 = min(int(upper[:, 1].max() + 0.2 * self.iod) + pad, h, int(ring[:, 1].max()) + pad)
+        y1 = min(int(ring[:, 1].max()) + pad, h)
         if x1 - x0 < 3 or y1 - y0 < 3:
             return frame
         off = np.array([x0, y0], np.float64)
         roi_h, roi_w = y1 - y0, x1 - x0
 
-        mask = np.zeros((roi_h, roi_w), np.uint8)
-        cv2.fillPoly(mask, [_poly(ring - off)], 255, cv2.LINE_AA, _SHIFT)
+        mask = self._opening_mask((roi_h, roi_w), upper - off, lower - off)
         if mask.max() == 0:
             return frame
         alpha = mask.astype(np.float32) / 255.0
@@ -341,6 +340,18 @@ class MouthInterior:
         out = roi * (1 - alpha[..., None]) + interior * alpha[..., None]
         frame[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
         return frame
+
+    @staticmethod
+    def _opening_mask(shape: tuple[int, int], upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+        """The opening between the inner lip lines (corner to corner, both ordered alike), as
+        the union of the strips between neighbouring points: where a strongly rounded mouth
+        makes the lip ring cross itself near a corner, a polygon fill would leave holes
+        there and the warp's stretched lip line would show through."""
+        mask = np.zeros(shape, np.uint8)
+        for i in range(len(upper) - 1):  # one at a time: a joint fill leaves overlaps empty
+            quad = np.array([upper[i], upper[i + 1], lower[i + 1], lower[i]])
+            cv2.fillPoly(mask, [_poly(quad)], 255, cv2.LINE_AA, _SHIFT)
+        return mask
 
     def _seam(self, frame: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
         """Closed lips meet in a soft dark line: a smooth curve through the lips' midpoints that

@@ -35,6 +35,8 @@ JAW_DROP = 0.30
 MIN_AREA = 0.1
 # The channels speech moves the mouth with, kept whole while an expression is scaled back.
 SPEECH_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker")
+# The most the rounded lips may narrow the mouth (a share of its width).
+MAX_NARROWING = 0.3
 MIN_VISIBLE_AREA = 0.0002  # in IOD²: smaller mesh triangles are not checked for folds
 CORNER_DROP = 0.45  # the mouth corners drop this fraction of the jaw's drop
 TEETH_LINE = np.array(L.INNER_UPPER_LINE)
@@ -82,6 +84,9 @@ class FaceRig:
                                 else np.asarray(rest_expression, np.float32))
         self._field_scale = field_scale
         self._speech_channels = [BLENDSHAPE_INDEX[n] for n in SPEECH_CHANNELS]
+        self._narrowing_channels = [(BLENDSHAPE_INDEX[name], a.move[0])
+                                    for name, a in actions_by_channel().items()
+                                    if a.region == "mouth_narrow"]
         self._setup_mesh()
         self._setup_bases()
         self._setup_rest()
@@ -591,7 +596,7 @@ class FaceRig:
         Where a stack of strong actions on an unusual face would fold the skin, the actions
         other than the jaw and lip rounding are scaled back (as a whole, as far as needed), so
         the expression stops where the skin would tear and speech keeps moving the mouth."""
-        w = np.asarray(weights, dtype=np.float32)
+        w = self._within_narrowing(np.asarray(weights, dtype=np.float32))
         delta = (w - self.rest_expression) * self.channel_gain
         speech = np.zeros_like(delta)
         speech[self._speech_channels] = delta[self._speech_channels]
@@ -607,6 +612,18 @@ class FaceRig:
             return self._settle(d_speech + scale * d_rest + self._rest_px)
         scale = self._largest_unfolded(lambda k: k * d_speech + self._rest_px)
         return self._settle(scale * d_speech + self._rest_px)
+
+    def _within_narrowing(self, w: np.ndarray) -> np.ndarray:
+        """Rounded lips (pucker and funnel, often both: a surprised mouth saying "oo") narrow
+        the mouth by at most MAX_NARROWING of its width; more would squeeze the skin beside
+        the corners into a crease the warp cannot draw."""
+        narrowing = sum(w[i] * share for i, share in self._narrowing_channels)
+        if narrowing <= MAX_NARROWING:
+            return w
+        w = w.copy()
+        for i, _ in self._narrowing_channels:
+            w[i] *= MAX_NARROWING / narrowing
+        return w
 
     def _largest_unfolded(self, displacement) -> float:
         """The largest k in [0, 1] (bisected) for which displacement(k) folds nothing."""

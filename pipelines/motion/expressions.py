@@ -58,8 +58,8 @@ EXPRESSIONS: dict[str, Expression] = {
     # The whole brow rises (AU1 and AU2 alike): an inner brow raised above the outer one is
     # the oblique brow of fear and worry. The head goes back a little.
     "surprised": Expression({"browInnerUp": 0.8, **_both("browOuterUp", 1.0),
-                             **_both("eyeWide", 1.0), "jawOpen": 0.26, "mouthFunnel": 0.4,
-                             **_both("mouthLowerDown", 0.88)},
+                             **_both("eyeWide", 1.0), "jawOpen": 0.14, "mouthFunnel": 0.3,
+                             **_both("mouthLowerDown", 0.6)},
                             posture=(0.0, -2.0, 0.0), head_gain=1.2),
     # AU1 + AU2 + AU4 + AU5 + AU20.
     "fearful": Expression({"browInnerUp": 0.54, **_both("browOuterUp", 0.3),

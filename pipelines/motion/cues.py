@@ -126,7 +126,9 @@ def _look_away(ctx: CueContext, out: CueLayers) -> None:
 def _look_down(ctx: CueContext, out: CueLayers) -> None:
     env = ctx.envelope(0.2) * ctx.strength
     out.gaze[:, 1] -= 0.4 * env
-    out.head[:, PITCH] += 4.0 * ctx.envelope(0.4) * ctx.strength
+    # The eyes do most of the looking down; the head follows a little (a head pitched
+    # further changes the face's look more than the glance needs).
+    out.head[:, PITCH] += 2.5 * ctx.envelope(0.4) * ctx.strength
 
 
 @cue("lean_in")

@@ -39,7 +39,7 @@ EXPRESSIONS: dict[str, Expression] = {
     "sad": Expression({"browInnerUp": 1.0, **_both("browDown", 0.55), **_both("mouthFrown", 1.0),
                        "mouthShrugLower": 0.35, **_both("eyeBlink", 0.3),
                        **_both("eyeLookDown", 0.25)},
-                      posture=(0.0, 2.8, 0.0), head_gain=0.6,
+                      posture=(0.0, 1.0, 0.0), head_gain=0.6,
                       # The frown stays on while talking (a talking mouth without it keeps a
                       # smiling photo's curve and reads as happy); a sad voice moves the lips
                       # less, and the lower lip, bent up at the sides by the frown, drops a

@@ -172,3 +172,52 @@ def test_the_warp_never_tears_a_turned_face_under_rounded_lips():
     # The smoothed field puts points up to a few pixels from their vertices' exact place; a
     # torn map misses by a sixth of the eye distance.
     assert max(e for *_, e in worst) < 0.06 * rig.iod, worst
+
+
+@pytest.fixture(scope="module")
+def spoken():
+    """One recording analysed once on a bearded portrait (the beard hides most of the lips'
+    edge, the hardest case for a visible opening)."""
+    from conftest import DATA, FEELS_LIKE
+    from pipelines.pipeline import SynchroRaMaPipeline
+    from pipelines.project import Project
+
+    project = Project.new(DATA / "aksel_andersson_white_beard.jpg", FEELS_LIKE)
+    project.settings.render.size = 256
+    pipe = SynchroRaMaPipeline.from_settings(project.settings)
+    return pipe, pipe(project).project
+
+
+def _log_envelope(samples, n, fps, sr=16000):
+    hop = sr / fps
+    env = np.array([np.sqrt(np.mean(samples[int(i * hop):int((i + 1) * hop)] ** 2) + 1e-12)
+                    for i in range(n)])
+    return np.convolve(np.log(env + 1e-4), np.ones(3) / 3, "same")
+
+
+@pytest.mark.parametrize("label", list(EXPRESSIONS))
+def test_the_mouth_opens_and_closes_with_the_speech_under_every_emotion(spoken, label):
+    """The emotion biases the mouth and never freezes it: in the rendered frames, how much the
+    mouth region differs from the closed mouth follows the loudness of the speech."""
+    from pipelines.audio import load_speech
+    from pipelines.project import EmotionOverride
+
+    pipe, base = spoken
+    project = pipe(base.replace(emotion_overrides=[EmotionOverride(label=label, intensity=1.0)],
+                                emotion=None, motion=None)).project
+    image, _ = load_portrait(project.portrait.path)
+    prepared = pipe.renderer.prepare(frame_image(image, project.face.framing), project.face)
+    motion = project.motion
+    lips = project.face.landmarks[list(L.INNER_LIP_RING), :2]
+    pad = 0.08 * prepared.rig.iod
+    (x0, y0), (x1, y1) = (lips.min(0) - pad).astype(int), (lips.max(0) + pad).astype(int)
+    held = still_expression(label, 1.0, prepared.rig.rest_expression)
+    closed = pipe.renderer.render_frame(prepared, held, STILL)[y0:y1, x0:x1].astype(float)
+    change = []
+    for i in range(motion.num_frames):
+        # The head held still: only the mouth's own movement is measured.
+        frame = pipe.renderer.render_frame(prepared, motion.blendshapes[i], STILL)
+        change.append(np.abs(frame[y0:y1, x0:x1].astype(float) - closed).mean())
+    speech = load_speech(project.audio.path, project.settings.audio)
+    envelope = _log_envelope(speech.samples, motion.num_frames, motion.fps)
+    assert np.corrcoef(change, envelope)[0, 1] > 0.5

@@ -5,18 +5,20 @@ Portraits: the bundled astronaut (smiling with her teeth showing, lips apart), G
 import numpy as np
 import pytest
 
-from conftest import ASSETS
+from conftest import ASSETS, DATA
 from pipelines.face import FaceAnalyzer, frame_image, load_portrait
 from pipelines.face import mesh as L
 from pipelines.motion.expressions import EXPRESSIONS, still_expression
 from pipelines.motion.visemes import MOUTH_SHAPES, viseme_weights
 from pipelines.render.cpu import CpuRenderer
-from pipelines.render.mouth import photo_teeth, sclera_colour
+from pipelines.render.mouth import lip_colour, photo_teeth, sclera_colour
 from pipelines.settings import RenderSettings
 
 STILL = np.zeros(6, np.float32)
 PORTRAITS = {"smiling with teeth": "portrait.png", "closed mouth, glasses": "portrait_hopper.jpg",
-             "black and white": "portrait.png"}
+             "black and white": "portrait.png", "grinning": "pexels_woman_smile.jpg",
+             "head turned, lips parted": "luis_pedro_coelho.jpg",
+             "sepia, moustache": "ew_dahlgren_moustache_sepia.jpg"}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,7 @@ def faces():
     out = {}
     with FaceAnalyzer() as analyzer:
         for name, file in PORTRAITS.items():
-            image, ref = load_portrait(ASSETS / file)
+            image, ref = load_portrait((ASSETS if (ASSETS / file).exists() else DATA) / file)
             if name == "black and white":
                 image = np.repeat(image.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
             face = analyzer.analyze(image, ref, 320)
@@ -77,8 +79,9 @@ def test_lips_neither_swell_nor_vanish(faces, name):
     assert not bad, bad
 
 
-def _teeth_mask(frame, points):
-    """Light, unsaturated pixels inside the opening."""
+def _teeth_mask(frame, points, lips_rgb):
+    """Light pixels inside the opening, far less coloured than the lips (in a warm-lit photo
+    the teeth take its cast too, so "unsaturated" is relative to the photo's lips)."""
     import cv2
 
     ring = points[list(L.INNER_LIP_RING)]
@@ -87,7 +90,9 @@ def _teeth_mask(frame, points):
     mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
     px = frame.astype(float)
     lum = px.mean(axis=2)
-    return (mask > 0) & (lum > 0.5 * np.percentile(lum[mask > 0], 95)) & (np.ptp(px, axis=2) < 0.4 * lum + 8)
+    lips_tint = np.ptp(lips_rgb) / max(float(np.mean(lips_rgb)), 1.0)
+    whiter = np.ptp(px, axis=2) < (0.6 * lips_tint * lum) + 8
+    return (mask > 0) & (lum > 0.5 * np.percentile(lum[mask > 0], 95)) & whiter
 
 
 @pytest.mark.parametrize("name", list(PORTRAITS))
@@ -98,7 +103,7 @@ def test_teeth_are_a_row_no_brighter_than_the_photos_whites(faces, name):
     w = np.maximum(prep.rig.rest_expression, viseme_weights("AA")).astype(np.float32)
     f = prep.rig.frame(w, STILL)
     frame = renderer.draw(prep, f, w)
-    teeth = _teeth_mask(frame, f.points)
+    teeth = _teeth_mask(frame, f.points, lip_colour(framed, face.geometry))
     assert teeth.sum() > 20
     # A row: most of the teeth are one piece spanning a good part of the opening, not two
     # isolated incisors.

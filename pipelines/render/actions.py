@@ -6,7 +6,8 @@ Sizes are in the face's own units, so one table fits every face:
 - `eye`: the eye's own lid gap (upper to lower lid at rest), for lid actions, so a narrow eye
   is never opened or shut by more than it has;
 - `mouth`: for the lips narrowing (du only), the share of each lip point's distance to the
-  mouth's centre it moves inwards (dv stays in IOD).
+  mouth's centre it moves inwards (dv stays in IOD);
+- `lip`: for lip presses and sucks (dv only), a share of the lip's own thickness at each point.
 
 `move` is (du, dv): du outward from the face's midline for sided actions (towards the nose when
 negative), towards the image's right for midline ones; dv down the face. `reach` is how far the
@@ -68,16 +69,17 @@ ACTIONS: tuple[FacialAction, ...] = (
                  0.16, "none"),
     FacialAction("mouthStretch{s}", "AU20 lip stretcher", "lip_line_to_corner", (0.06, 0.03), 0.16, "none"),
     FacialAction("mouthDimple{s}", "AU14 dimpler", "lip_line_to_corner", (0.035, -0.005), 0.16, "none"),
-    FacialAction("mouthPress{s}", "AU24 lip presser", "both_lips", (0.0, 0.02), 0.09, "none",
-                 inner=0.3),
+    FacialAction("mouthPress{s}", "AU24 lip presser", "both_lips", (0.0, 0.3), 0.09, "none",
+                 unit="lip", inner=0.3),
     # Lips.
     FacialAction("mouthUpperUp{s}", "AU10 upper lip raiser", "upper_lip", (0.0, -0.07), 0.09),
     FacialAction("mouthLowerDown{s}", "AU16 lower lip depressor", "lower_lip", (0.0, 0.07), 0.09),
     FacialAction("mouthShrugLower", "AU17 chin raiser", "lower_lip", (0.0, -0.035), 0.09),
     FacialAction("mouthShrugUpper", "AU17 (upper lip pushed up)", "upper_lip", (0.0, -0.025), 0.09),
-    FacialAction("mouthRollLower", "AU28 lower lip suck", "lower_lip", (0.0, -0.045), 0.09,
-                 inner=0.5),
-    FacialAction("mouthRollUpper", "AU28 upper lip suck", "upper_lip", (0.0, 0.035), 0.09, inner=0.4),
+    FacialAction("mouthRollLower", "AU28 lower lip suck", "lower_lip", (0.0, -0.55), 0.09,
+                 unit="lip", inner=0.5),
+    FacialAction("mouthRollUpper", "AU28 upper lip suck", "upper_lip", (0.0, 0.45), 0.09,
+                 unit="lip", inner=0.4),
     FacialAction("mouthPucker", "AU18 lip pucker", "mouth_narrow", (0.4, 0.012), 0.22, "none",
                  unit="mouth"),
     FacialAction("mouthFunnel", "AU22 lip funneler", "mouth_narrow", (0.25, 0.025), 0.22, "none",

@@ -330,6 +330,8 @@ class MouthInterior:
             # photo's shadows), or the cavity sparkles.
             light = np.sqrt(np.clip(_luminance(interior) / self._skin_lum, 0, 1))
             interior = interior + self.look.grain * (noise * light)[..., None]
+            # Grain never lifts the teeth above their colour (and so above the eyes' whites).
+            interior = np.minimum(interior, self.teeth_rgb[None, None, :])
         # Lips are rounded: the interior fades in under them instead of looking cut out. The
         # fade lies inside the lip contour: one reaching outside it drew a dark ring on the lips.
         feather = max(0.6, 0.012 * self.iod)

@@ -238,7 +238,7 @@ class FaceRig:
         if region in ("upper_lip", "lower_lip", "both_lips"):
             upper = (du, dv) if region in ("upper_lip", "both_lips") else None
             lower = ((du, -dv) if region == "both_lips" else (du, dv)) if region != "upper_lip" else None
-            return self._lips(upper, lower, a.inner, a.reach) * mask
+            return self._lips(upper, lower, a.inner, a.reach, per_thickness=a.unit == "lip") * mask
         if region == "mouth_narrow":
             return self._narrowing(du, dv, a.reach)
         if region == "mouth_shift":
@@ -291,9 +291,13 @@ class FaceRig:
         close.update({i: (0.0, -0.1 * drop) for i in L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER})
         return self._spread(close, 0.05)
 
-    def _lips(self, upper, lower, inner_scale: float, sigma: float) -> np.ndarray:
+    def _lips(self, upper, lower, inner_scale: float, sigma: float,
+              per_thickness: bool = False) -> np.ndarray:
         """One or both lips moved as a whole (outer contour by the move, inner by inner_scale
-        of it); a lip that does not move is held still so it is not dragged along."""
+        of it); a lip that does not move is held still so it is not dragged along. With
+        `per_thickness` dv is a share of the lip's own thickness at each point (a press or a
+        lip suck thins a lip by a part of what it has: a thin lip, or one mostly under a
+        moustache, would otherwise vanish)."""
         h: dict[int, tuple[float, float]] = {}
         pins: tuple[int, ...] = ()
         for move, outer, inner in ((upper, L.LIP_OUTER_UPPER, L.LIP_INNER_UPPER),
@@ -301,9 +305,20 @@ class FaceRig:
             if move is None:
                 pins += inner + outer
                 continue
-            h.update({i: move for i in outer})
-            h.update({i: (move[0] * inner_scale, move[1] * inner_scale) for i in inner})
+            for ids, scale in ((outer, 1.0), (inner, inner_scale)):
+                size = self._lip_thickness(ids, outer, inner) if per_thickness else np.ones(len(ids))
+                h.update({i: (move[0] * scale, move[1] * scale * t) for i, t in zip(ids, size)})
         return self._spread(h, sigma, pins=pins)
+
+    def _lip_thickness(self, ids, outer, inner) -> np.ndarray:
+        """The lip's thickness (IOD, outer to inner contour) at each point's place across."""
+        def contour(c):
+            c = np.array(c)
+            order = np.argsort(self.u[c])
+            return lambda u: np.interp(u, self.u[c][order], self.v[c][order])
+
+        u = self.u[list(ids)]
+        return np.abs(contour(outer)(u) - contour(inner)(u))
 
     def _narrowing(self, amount: float, lift: float, sigma: float) -> np.ndarray:
         """Pucker/funnel: the whole mouth narrows towards its centre (corners most) and the lips

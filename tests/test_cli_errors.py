@@ -40,10 +40,10 @@ def test_photo_without_a_face(tmp_path, out, speech_path):
 
 def test_tiny_face(tmp_path, out, portrait_path, speech_path):
     canvas = Image.new("RGB", (1600, 1600), (200, 200, 200))
-    canvas.paste(Image.open(portrait_path).resize((200, 200)), (700, 700))  # face ≈ 36 px
+    canvas.paste(Image.open(portrait_path).resize((120, 120)), (700, 700))  # face ≈ 22 px
     canvas.save(tmp_path / "far.png")
     r = run_cli("render", "--portrait", tmp_path / "far.png", "--audio", speech_path, "--out", out)
-    assert_clean_failure(r, out, "36 pixels", "closer")
+    assert_clean_failure(r, out, "22 pixels wide", "at least 24 pixels", "closer")
 
 
 def test_text_file_as_photo(tmp_path, out, speech_path):

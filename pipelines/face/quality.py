@@ -36,7 +36,7 @@ from .geometry import FaceGeometry
 UNIT_PX = 100  # pixels per inter-ocular distance (IOD) in the resampled face
 _MARGIN_IOD = 0.1  # the resampled face reaches this far beyond the outermost landmarks
 
-# Faces whose eyes are fewer pixels apart than this in the photo are too coarse to judge the
+# Faces whose eyes are fewer pixels apart than this in the photo are too coarse to measure the
 # mouth line or skin texture (the lips are then 2-3 pixels tall); those checks stay silent.
 MIN_MEASURED_IOD_PX = 30.0
 

@@ -261,9 +261,7 @@ class FaceRig:
         # cheek into a zigzag.
         chin_v = v[L.CHIN]
         lateral = 1 - _smoothstep(np.abs(u), 0.4, 1.0)
-        line = np.array(L.INNER_LOWER_LINE)
-        order = np.argsort(u[line])
-        below = v - np.interp(u, u[line][order], v[line][order])
+        below = v - self._contour_v(L.INNER_LOWER_LINE, u)
         jaw_w = _smoothstep(below, 0.0, 0.25 * chin_v) * lateral
         jaw_w[below < -0.02] = 0.0
         # The lower lip hangs from the corners: it drops most in the middle, so the opening
@@ -312,13 +310,15 @@ class FaceRig:
 
     def _lip_thickness(self, ids, outer, inner) -> np.ndarray:
         """The lip's thickness (IOD, outer to inner contour) at each point's place across."""
-        def contour(c):
-            c = np.array(c)
-            order = np.argsort(self.u[c])
-            return lambda u: np.interp(u, self.u[c][order], self.v[c][order])
-
         u = self.u[list(ids)]
-        return np.abs(contour(outer)(u) - contour(inner)(u))
+        return np.abs(self._contour_v(outer, u) - self._contour_v(inner, u))
+
+    def _contour_v(self, contour, u: np.ndarray) -> np.ndarray:
+        """The height (v) of a contour through the mesh points `contour`, at places `u` across
+        the face (linear between its points, level beyond its ends)."""
+        ids = np.asarray(contour)
+        order = np.argsort(self.u[ids])
+        return np.interp(u, self.u[ids][order], self.v[ids][order])
 
     def _narrowing(self, amount: float, lift: float, sigma: float) -> np.ndarray:
         """Pucker/funnel: the whole mouth narrows towards its centre (corners most) and the lips
@@ -374,13 +374,8 @@ class FaceRig:
         """The mesh's vertices inside one lip: between its inner and outer contour, within the
         mouth's width, the contours themselves excluded."""
         u, v = self.u, self.v
-
-        def contour(ids: tuple[int, ...]) -> np.ndarray:
-            ids = np.array(ids)
-            order = np.argsort(u[ids])
-            return np.interp(u, u[ids][order], v[ids][order])
-
-        near, far = contour(inner_line), contour((L.MOUTH_RIGHT,) + outer + (L.MOUTH_LEFT,))
+        near = self._contour_v(inner_line, u)
+        far = self._contour_v((L.MOUTH_RIGHT,) + outer + (L.MOUTH_LEFT,), u)
         span = (u > min(u[78], u[308])) & (u < max(u[78], u[308]))
         inside = span & (v > np.minimum(near, far)) & (v < np.maximum(near, far))
         contours = (L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER + L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER

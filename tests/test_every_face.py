@@ -226,3 +226,26 @@ def test_the_mouth_opens_and_closes_with_the_speech_under_every_emotion(spoken, 
     speech = load_speech(project.audio.path, project.settings.audio)
     envelope = _log_envelope(speech.samples, motion.num_frames, motion.fps)
     assert np.corrcoef(change, envelope)[0, 1] > 0.5
+
+
+@pytest.mark.parametrize("name", ["grinning", "smiling with teeth", "closed mouth, glasses"])
+def test_teeth_fill_a_surprised_rounded_opening_as_a_row(faces, name):
+    """Lips rounded and apart (surprise) narrow the opening, not the teeth behind it: the
+    upper row spans most of it, whether drawn from the photo's own grin or not (a grin's
+    teeth squeezed between its dark corners stood in the middle as a small block)."""
+    import cv2
+
+    renderer, prep, face, framed = faces[name]
+    w = still_expression("surprised", 1.0, prep.rig.rest_expression).astype(np.float32)
+    f = prep.rig.frame(w, STILL)
+    frame = renderer.draw(prep, f, w)
+    teeth = _teeth_mask(frame, f.points, lip_colour(framed, face.geometry))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(teeth.astype(np.uint8))
+    assert len(stats) > 1, "no teeth in a surprised open mouth"
+    biggest = stats[1:, cv2.CC_STAT_WIDTH].max()
+    upper = f.points[list(L.INNER_UPPER_LINE)]
+    lower = f.points[list(L.INNER_LOWER_LINE)]
+    # The opening's width where it is open (lips more than a little apart), not corner to corner.
+    apart = (lower[:, 1] - upper[:, 1]) > 0.02 * prep.rig.iod
+    opening = np.ptp(np.vstack([upper[apart], lower[apart]])[:, 0])
+    assert biggest > 0.6 * opening, (round(biggest, 1), round(opening, 1))

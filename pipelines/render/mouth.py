@@ -34,11 +34,17 @@ def _poly(points: np.ndarray) -> np.ndarray:
 TEETH_SPAN = 0.28
 TEETH_SPAN_PER_STRETCH = 0.8
 TEETH_SPAN_MAX = 0.42
+# A column of the photo's teeth strip is a lit tooth from this share of the strip's brightest.
+LIT_TOOTH = 0.6
 
 
 def teeth_half_span(mouth_width: float, neutral_width: float | None) -> float:
     stretch = 0.0 if not neutral_width else mouth_width / neutral_width - 1.0
     fraction = float(np.clip(TEETH_SPAN + TEETH_SPAN_PER_STRETCH * stretch, TEETH_SPAN, TEETH_SPAN_MAX))
+    if neutral_width and mouth_width < neutral_width:
+        # Lips drawn together (rounded for "oo", a surprised "O") narrow the opening, not the
+        # teeth behind it: the row keeps its width and fills more of the opening.
+        return min(TEETH_SPAN * neutral_width, TEETH_SPAN_MAX * mouth_width)
     return fraction * mouth_width
 
 
@@ -216,7 +222,18 @@ def photo_teeth(image: np.ndarray, geometry: FaceGeometry) -> np.ndarray | None:
     # Teeth are the brightest thing in the mouth: an opening darker than the lips shows none.
     if np.median(_luminance(strip)) < 1.15 * float(_luminance(lip_colour(image, geometry)[None])[0]):
         return None
-    return strip
+    return lit_teeth_columns(strip)
+
+
+def lit_teeth_columns(strip: np.ndarray) -> np.ndarray:
+    """The strip's columns from the first to the last lit tooth. A grin's strip runs into the
+    dark corners beside the back teeth; stretched over a smaller opening, those dark ends
+    left the bright front teeth as a small block in the middle of it."""
+    column = _luminance(strip).mean(axis=0)
+    lit = np.flatnonzero(column >= LIT_TOOTH * float(np.percentile(column, 90)))
+    if len(lit) < 0.3 * strip.shape[1]:
+        return strip
+    return strip[:, lit[0]:lit[-1] + 1]
 
 
 class MouthInterior:
@@ -406,6 +423,8 @@ class MouthInterior:
         # taper: a steep one left two long front teeth in the middle of the opening.
         falloff = np.sqrt(np.clip(1 - ((xs - centre_x) / half) ** 2, 0, 1))
         profile = 0.55 + 0.45 * falloff
+        # Where each tooth ends (its texture's last row), drawn or hidden by the lower lip.
+        full_tip = edge_y + sign * height * profile
         tip_y = edge_y + sign * np.minimum(height * profile, 0.5 * gap)
         if down and anchor is not None:
             # Skull-anchored tips sit just below the rest lip line: hidden at rest, uncovered
@@ -415,6 +434,7 @@ class MouthInterior:
             # A dark band always stays between the teeth and the lower lip: an opening that
             # reads as closed lips (teeth to the lip) loses the lip sync.
             tip_y = np.minimum(np.maximum(tip_y, skull_tip), edge_y + 0.7 * gap)
+            full_tip = np.maximum(full_tip, skull_tip)
         tip_y = edge_y + show * (tip_y - edge_y)
         base_y = edge_y - sign * 0.05 * self.iod
         poly = np.concatenate([np.stack([xs, base_y], 1), np.stack([xs[::-1], tip_y[::-1]], 1)])
@@ -424,9 +444,15 @@ class MouthInterior:
         yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]].astype(np.float32)
         side = np.clip(np.abs(xx - centre_x) / half, 0, 1)
         base_row = np.interp(xx, xs, base_y)
-        tip_row = np.interp(xx, xs, edge_y + sign * height * profile)
+        tip_row = np.interp(xx, xs, full_tip)
         # The texture's rows run from the gum line to the tips; columns across the row.
         tex = self.look.texture if down else self.look.texture[::-1]
+        # Shrunk to about the size it is drawn at first: sampled point by point, a texture
+        # several times larger than the row picks single dark gaps between teeth at full
+        # strength in a few places (long black notches) and misses the rest.
+        rows = float(np.max(np.abs(full_tip - base_y)))
+        size = (max(2, min(tex.shape[1], int(round(2 * half)))), max(2, min(tex.shape[0], int(round(rows)))))
+        tex = cv2.resize(tex, size, interpolation=cv2.INTER_AREA)
         th, tw = tex.shape
         tx = (xx - (centre_x - half)) / max(2 * half, 1e-6) * (tw - 1)
         ty = (yy - base_row) / np.where(np.abs(tip_row - base_row) < 1e-3, 1e-3, tip_row - base_row)

@@ -31,7 +31,7 @@ EXPRESSIONS: dict[str, Expression] = {
     "neutral": Expression({}),
     # AU6 + AU12 + AU25 (+ a little AU7): a broad smile with the lips parted over the upper
     # teeth, as the reference's laugh shows them (it parts the lips 0.17-0.23 IOD; this about
-    # 0.12): a closed-lip smile this size was read as neutral on most faces.
+    # 0.1): a smile with closed lips reads as neutral on most faces.
     "happy": Expression({**_both("mouthSmile", 1.0), **_both("cheekSquint", 0.7),
                          **_both("eyeSquint", 0.3), **_both("mouthDimple", 0.1),
                          **_both("mouthUpperUp", 0.7), **_both("mouthLowerDown", 0.35),

@@ -273,3 +273,49 @@ def test_parted_lips_have_no_dark_ring_from_the_photos_lip_line(faces):
     lips = float(np.mean(lip_colour(framed, face.geometry)))
     # Its darkest tenth: the stretched line made a dark rim (0.86 of the lips' colour here).
     assert np.percentile(lum[edge], 10) > 0.97 * lips, (np.percentile(lum[edge], 10), lips)
+
+
+def test_a_wide_open_eye_shows_white_above_a_round_iris():
+    """A raised upper lid uncovers the white above the iris (it stretched the iris into a tall
+    oval instead, which reads as eyes rolled up). Rendered large enough for the uncovered band
+    to be a few pixels tall."""
+    import cv2
+
+    from pipelines.types import BLENDSHAPE_INDEX
+
+    image, ref = load_portrait(DATA / "luis_pedro_coelho.jpg")
+    with FaceAnalyzer() as analyzer:
+        face = analyzer.analyze(image, ref, 640)
+    renderer = CpuRenderer(RenderSettings())
+    prep = renderer.prepare(frame_image(image, face.framing), face)
+    w = prep.rig.rest_expression.astype(np.float32).copy()
+    for side in ("Left", "Right"):
+        w[BLENDSHAPE_INDEX[f"eyeWide{side}"]] = 1.0
+    f = prep.rig.frame(w, STILL)
+    frame = renderer.draw(prep, f, w).astype(np.float32).mean(axis=2)
+    white = float(np.mean(sclera_colour(prep.plate, face.geometry)))
+    shown = []
+    for side in ("Left", "Right"):
+        iris = face.geometry.iris_of(side)
+        centre = f.points[iris[0]]
+        radius = np.mean(np.linalg.norm(f.points[list(iris[1:])] - centre, axis=1))
+        eye = L.EYE[side]
+        opening = np.zeros(frame.shape, np.uint8)
+        outline = np.vstack([f.points[eye["corners"][0]], f.points[list(eye["upper"])],
+                             f.points[eye["corners"][1]], f.points[list(eye["lower"])][::-1]])
+        cv2.fillPoly(opening, [np.round(outline).astype(np.int32)], 1)
+        yy, xx = np.mgrid[0:frame.shape[0], 0:frame.shape[1]]
+        # Over the iris's width, above its centre, inside the opening: the white above it.
+        above = (opening > 0) & (np.abs(xx - centre[0]) < radius) & (yy < centre[1])
+        shown.append(int(((frame > 0.6 * white) & above).sum()))
+    # About 60 pixels of white per eye at this size; the stretched iris left 6 and 33.
+    assert min(shown) > 45, shown
+
+
+def test_closed_eyes_are_not_opened_onto_a_drawn_white():
+    """A photo with closed eyes has no iris or white to continue: nothing is drawn there."""
+    image, ref = load_portrait(DATA / "pexels_woman_eyes_closed.jpg")
+    with FaceAnalyzer() as analyzer:
+        face = analyzer.analyze(image, ref, 320)
+    prep = CpuRenderer(RenderSettings()).prepare(frame_image(image, face.framing), face)
+    assert not prep.eyes.enabled

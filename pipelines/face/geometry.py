@@ -54,6 +54,13 @@ class FaceGeometry:
         """Half the mouth's width between its outer corners, in IOD units."""
         return abs(float(self.u[L.MOUTH_LEFT] - self.u[L.MOUTH_RIGHT])) / 2
 
+    def iris_of(self, side: str) -> tuple[int, ...]:
+        """The iris landmarks (centre first, then four on its rim) of one eye ("Left",
+        "Right"): the mesh's two iris groups are taken by nearness to each eye."""
+        p = self.landmarks[:, :2]
+        centre = p[list(L.EYE[side]["corners"])].mean(axis=0)
+        return min(L.IRIS, key=lambda ids: np.linalg.norm(p[list(ids)].mean(0) - centre))
+
     def to_px(self, local: np.ndarray) -> np.ndarray:
         """Face-local (du, dv) displacements in IOD units → pixel (dx, dy)."""
         return self.iod * (local[..., :1] * self.ex + local[..., 1:2] * self.ey)

@@ -12,7 +12,8 @@ from ..native import quiet_native_stderr
 from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
 from .folds import SmileFolds
-from .mouth import MouthInterior, MouthLook, PhotoLipLine, photo_mouth_open
+from .eyes import EyeWhites
+from .mouth import MouthInterior, MouthLook, PhotoLipLine, photo_mouth_open, sclera_colour
 from .rig import GLASSES_BROW_GAIN, FaceRig
 
 
@@ -25,6 +26,7 @@ class PreparedPortrait:
     mouth: MouthInterior
     folds: SmileFolds  # the photo's smile creases, faded as the smile is taken off
     lip_line: PhotoLipLine | None = None  # a closed-mouth photo's lip line, faded as they part
+    eyes: EyeWhites | None = None  # what a raised upper lid uncovers
 
 
 class PersonMatte:
@@ -67,7 +69,9 @@ class CpuRenderer:
                               seam=photo_mouth_open(geometry), frame_size=(w, h))
         folds = SmileFolds(plate, face.landmarks, rig.iod, rig.rest_expression)
         lip_line = None if photo_mouth_open(geometry) else PhotoLipLine(plate, geometry)
-        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds, lip_line=lip_line)
+        eyes = EyeWhites(plate, geometry, sclera_colour(plate, geometry))
+        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds, lip_line=lip_line,
+                                eyes=eyes)
 
     def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,
                      head_pose: np.ndarray) -> np.ndarray:
@@ -81,6 +85,8 @@ class CpuRenderer:
         out = cv2.remap(plate, f.map_x, f.map_y, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
         prepared.mouth.cover_photo_opening(out, f.map_x, f.map_y, f.points)
+        if prepared.eyes is not None:
+            prepared.eyes.uncover(out, f.points, blendshapes)
         return prepared.mouth.composite(out, f.points, f.teeth_line)
 
     def frames(self, prepared: PreparedPortrait, motion: MotionTrack, job=None) -> Iterator[np.ndarray]:

@@ -179,18 +179,13 @@ class FaceRig:
         B = np.zeros((len(BLENDSHAPE_INDEX), self.n_face, 2))
         side_left = _smoothstep(self.u, -0.05, 0.05)  # subject's left = image right
         self._side = {"Left": side_left, "Right": 1 - side_left, "": np.ones(self.n_face)}
-        self._iris_for_eye = {s: self._iris_of(s) for s in L.EYE}
+        self._iris_for_eye = {s: self.geometry.iris_of(s) for s in L.EYE}
         self._jaw_weight = self._jaw_weights()
         for channel, action in actions_by_channel().items():
             side = next((s for s in ("Left", "Right") if channel.endswith(s) and action.sided), "")
             B[BLENDSHAPE_INDEX[channel]] = self._action_basis(channel, action, side)
         self._bases_px = self._to_px(B).astype(np.float32)  # (52, 478, 2)
         self._close_px = self._to_px(self._lip_close_basis()).astype(np.float32)
-
-    def _iris_of(self, side: str) -> tuple[int, ...]:
-        p = self.landmarks[:, :2]
-        centre = p[list(L.EYE[side]["corners"])].mean(axis=0)
-        return min(L.IRIS, key=lambda ids: np.linalg.norm(p[list(ids)].mean(0) - centre))
 
     def _action_basis(self, channel: str, a: FacialAction, side: str) -> np.ndarray:
         """The displacement (478, 2, local IOD units) of one table row at weight 1."""

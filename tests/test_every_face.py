@@ -251,30 +251,6 @@ def test_teeth_fill_a_surprised_rounded_opening_as_a_row(faces, name):
     assert biggest > 0.6 * opening, (round(biggest, 1), round(opening, 1))
 
 
-def test_parted_lips_have_no_dark_ring_from_the_photos_lip_line(faces):
-    """A closed-mouth photo's dark lip line is not stretched into a ring around the opening:
-    the lip edges beside the opening are as light as the lips."""
-    import cv2
-
-    renderer, prep, face, framed = faces["closed mouth, glasses"]
-    w = np.maximum(prep.rig.rest_expression, viseme_weights("AA")).astype(np.float32)
-    f = prep.rig.frame(w, STILL)
-    frame = renderer.draw(prep, f, w)
-    opening = np.zeros(frame.shape[:2], np.uint8)
-    cv2.fillPoly(opening, [np.round(f.points[list(L.INNER_LIP_RING)]).astype(np.int32)], 1)
-    reach = max(2, int(round(0.03 * prep.rig.iod)))
-    edge = cv2.dilate(opening, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) - opening
-    # The lip edges along the opening, away from its corners (which are dark in any mouth).
-    xs = f.points[list(L.INNER_LIP_RING), 0]
-    centre, half = xs.mean(), np.ptp(xs) / 2
-    cols = np.abs(np.arange(frame.shape[1]) - centre) < 0.6 * half
-    edge = (edge > 0) & cols[None, :]
-    lum = frame.astype(float).mean(axis=2)
-    lips = float(np.mean(lip_colour(framed, face.geometry)))
-    # Its darkest tenth: the stretched line made a dark rim (0.86 of the lips' colour here).
-    assert np.percentile(lum[edge], 10) > 0.97 * lips, (np.percentile(lum[edge], 10), lips)
-
-
 def test_a_wide_open_eye_shows_white_above_a_round_iris():
     """A raised upper lid uncovers the white above the iris (it stretched the iris into a tall
     oval instead, which reads as eyes rolled up). Rendered large enough for the uncovered band

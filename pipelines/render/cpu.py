@@ -13,7 +13,7 @@ from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
 from .folds import SmileFolds
 from .eyes import EyeWhites
-from .mouth import MouthInterior, MouthLook, PhotoLipLine, photo_mouth_open, sclera_colour
+from .mouth import MouthInterior, MouthLook, photo_mouth_open, sclera_colour
 from .rig import GLASSES_BROW_GAIN, FaceRig
 
 
@@ -25,7 +25,6 @@ class PreparedPortrait:
     rig: FaceRig
     mouth: MouthInterior
     folds: SmileFolds  # the photo's smile creases, faded as the smile is taken off
-    lip_line: PhotoLipLine | None = None  # a closed-mouth photo's lip line, faded as they part
     eyes: EyeWhites | None = None  # what a raised upper lid uncovers
 
 
@@ -68,10 +67,8 @@ class CpuRenderer:
         mouth = MouthInterior(look, geometry, teeth=self.settings.teeth,
                               seam=photo_mouth_open(geometry), frame_size=(w, h))
         folds = SmileFolds(plate, face.landmarks, rig.iod, rig.rest_expression)
-        lip_line = None if photo_mouth_open(geometry) else PhotoLipLine(plate, geometry)
         eyes = EyeWhites(plate, geometry, sclera_colour(plate, geometry))
-        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds, lip_line=lip_line,
-                                eyes=eyes)
+        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds, eyes=eyes)
 
     def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,
                      head_pose: np.ndarray) -> np.ndarray:
@@ -80,8 +77,6 @@ class CpuRenderer:
     def draw(self, prepared: PreparedPortrait, f, blendshapes: np.ndarray) -> np.ndarray:
         """The frame for an already computed rig deformation (`FaceRig.frame`) of `blendshapes`."""
         plate = prepared.folds.apply(prepared.plate, blendshapes)
-        if prepared.lip_line is not None:
-            plate = prepared.lip_line.apply(plate, f.points)
         out = cv2.remap(plate, f.map_x, f.map_y, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
         prepared.mouth.cover_photo_opening(out, f.map_x, f.map_y, f.points)

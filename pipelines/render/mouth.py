@@ -236,55 +236,6 @@ def lit_teeth_columns(strip: np.ndarray) -> np.ndarray:
     return strip[:, lit[0]:lit[-1] + 1]
 
 
-# A closed-mouth photo's lip line (the dark seam where its lips meet): its width, and the lip
-# gap (both IOD) over which it gives way to the lips' own colour as they part.
-LIP_LINE_WIDTH = 0.05
-LIP_LINE_FADE = (0.012, 0.05)
-
-
-class PhotoLipLine:
-    """Parted lips without the photo's closed-lip line along their edges.
-
-    Where a closed-mouth photo's lips meet they make a dark line. The warp parts the lips
-    through it, so each inner lip edge takes half of it, stretched: a dark ring around the
-    opening, heaviest in the corners. Built once per portrait: the line's band filled from the
-    lips around it (OpenCV inpainting), faded in as the lips part (`apply`, per frame); closed
-    lips keep the photo's own line."""
-
-    def __init__(self, plate: np.ndarray, geometry: FaceGeometry) -> None:
-        self.iod = geometry.iod
-        p = geometry.landmarks[:, :2]
-        mid = (p[list(L.INNER_UPPER_LINE)] + p[list(L.INNER_LOWER_LINE)]) / 2
-        line = np.vstack([p[L.MOUTH_RIGHT], mid[1:-1], p[L.MOUTH_LEFT]])
-        width = max(1.0, LIP_LINE_WIDTH * self.iod)
-        pad = int(3 * width) + 2
-        h, w = plate.shape[:2]
-        x0, y0 = np.maximum(np.floor(line.min(axis=0)).astype(int) - pad, 0)
-        x1, y1 = np.minimum(np.ceil(line.max(axis=0)).astype(int) + pad, [w, h])
-        self.box = (int(y0), int(y1), int(x0), int(x1))
-        band = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.polylines(band, [_poly(line - np.array([x0, y0]))], False, 255,
-                      max(1, int(round(width))), cv2.LINE_AA, _SHIFT)
-        roi = np.ascontiguousarray(plate[y0:y1, x0:x1])
-        filled = cv2.inpaint(roi, (band > 0).astype(np.uint8), max(2.0, width), cv2.INPAINT_TELEA)
-        alpha = cv2.GaussianBlur(band.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.3 * width))
-        self.change = ((filled.astype(np.float32) - roi.astype(np.float32)) * alpha[..., None])
-
-    def apply(self, plate: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """The plate with the lip line faded by how far apart the lips in `points` (this
-        frame's landmarks) are; the plate itself, untouched, while they are closed."""
-        gap = float(np.max(points[list(L.INNER_LOWER_LINE), 1] - points[list(L.INNER_UPPER_LINE), 1]))
-        lo, hi = LIP_LINE_FADE
-        k = float(np.clip((gap / self.iod - lo) / (hi - lo), 0.0, 1.0))
-        if k <= 0.01:
-            return plate
-        out = plate.copy()
-        y0, y1, x0, x1 = self.box
-        region = out[y0:y1, x0:x1].astype(np.float32) + k * self.change
-        out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-        return out
-
-
 class MouthInterior:
     def __init__(self, look: MouthLook, geometry: FaceGeometry, teeth: bool = True,
                  seam: bool = True, frame_size: tuple[int, int] | None = None):

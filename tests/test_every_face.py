@@ -295,3 +295,4 @@ def test_closed_eyes_are_not_opened_onto_a_drawn_white():
         face = analyzer.analyze(image, ref, 320)
     prep = CpuRenderer(RenderSettings()).prepare(frame_image(image, face.framing), face)
     assert not prep.eyes.enabled
+

@@ -121,8 +121,12 @@ class EyeWhites:
                            borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
         seen = cv2.remap(eye["opening"].astype(np.float32), src_x, src_y, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        disc = np.clip((radius - np.hypot(dx, dy)) / 1.0 + 0.5, 0, 1) * (seen > 0.5)
+        in_circle = np.clip((radius - np.hypot(dx, dy)) / 1.0 + 0.5, 0, 1)
+        disc = in_circle * (seen > 0.5)
         # Beside the iris the lid uncovers white that the warp already shows (stretched from
-        # the white under the lid); only over the iris did it stretch the iris itself.
+        # the white under the lid); only over the iris did it stretch the iris itself. Where
+        # the photo shows no iris to mirror (an eye looking down, under a low lid), the warp's
+        # own iris stays: white there would blank the eye.
         over_iris = np.clip((1.3 * radius - np.abs(dx)) / max(0.3 * radius, 1.0), 0, 1)
-        return fill * (1 - disc[..., None]) + sample * disc[..., None], over_iris
+        draw = over_iris * (1 - in_circle * (seen <= 0.5))
+        return fill * (1 - disc[..., None]) + sample * disc[..., None], draw

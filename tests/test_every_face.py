@@ -296,3 +296,27 @@ def test_closed_eyes_are_not_opened_onto_a_drawn_white():
     prep = CpuRenderer(RenderSettings()).prepare(frame_image(image, face.framing), face)
     assert not prep.eyes.enabled
 
+
+def test_a_blink_draws_the_closed_eye_from_the_eye_and_its_lids():
+    """Lids meeting in a blink squeeze the eye into a line, where the backward map is
+    ill-posed: it picked up bright skin from the brow, drawn as white specks ringed with dark
+    on the closed lid. Every pixel of the closing eye comes from the eye or the lids around it."""
+    from pipelines.types import BLENDSHAPE_INDEX
+
+    image, ref = load_portrait(DATA / "marie_curie_bw_lowres.png")
+    with FaceAnalyzer() as analyzer:
+        face = analyzer.analyze(image, ref, 512)
+    prep = CpuRenderer(RenderSettings()).prepare(frame_image(image, face.framing), face)
+    rig = prep.rig
+    for blink in (0.9, 0.95, 1.0):
+        w = rig.rest_expression.astype(np.float32).copy()
+        for side in ("Left", "Right"):
+            w[BLENDSHAPE_INDEX[f"eyeBlink{side}"]] = blink
+        f = rig.frame(w, STILL)
+        for side in ("Left", "Right"):
+            eye = L.EYE[side]
+            x0, y0 = np.floor(f.points[list(eye["upper2"]) + list(eye["lower2"])].min(axis=0)).astype(int)
+            x1, y1 = np.ceil(f.points[list(eye["upper2"]) + list(eye["lower2"])].max(axis=0)).astype(int)
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            far = np.hypot(f.map_x[y0:y1, x0:x1] - xx, f.map_y[y0:y1, x0:x1] - yy).max()
+            assert far < 0.15 * rig.iod, (blink, side, far / rig.iod)

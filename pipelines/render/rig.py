@@ -37,6 +37,8 @@ MIN_AREA = 0.1
 SPEECH_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker")
 # The most the rounded lips may narrow the mouth (a share of its width).
 MAX_NARROWING = 0.3
+# How far around an output pixel (IOD) the field's largest movement bounds where its source lies.
+INVERSE_REACH = 0.1
 MIN_VISIBLE_AREA = 0.0002  # in IOD²: smaller mesh triangles are not checked for folds
 CORNER_DROP = 0.45  # the mouth corners drop this fraction of the jaw's drop
 TEETH_LINE = np.array(L.INNER_UPPER_LINE)
@@ -722,6 +724,12 @@ class FaceRig:
         step = 1.0 / fs
         grads = [np.gradient(forward[..., c], axis=a) / step for c in (0, 1) for a in (1, 0)]
         field = np.dstack([forward] + grads).astype(np.float32)  # d, ∂dx/∂x, ∂dx/∂y, ∂dy/∂x, ∂dy/∂y
+        # s = x - d(s), so a source lies no further from its output pixel than the field moves
+        # anything near it. Where the skin is squeezed to a line (lids meeting in a blink) the
+        # inverse is ill-posed and an unbounded step could land on the brow or the cheek.
+        magnitude = np.hypot(forward[..., 0], forward[..., 1]).astype(np.float32)
+        near = max(3, int(round(INVERSE_REACH * self.iod * fs)) | 1)
+        bound = cv2.dilate(magnitude, np.ones((near, near), np.uint8)) + 1.0
         src = self.grid_xy - forward
         for _ in range(iterations):
             fx = (src[..., 0] * fs + 0.5 * fs - 0.5).astype(np.float32)
@@ -732,6 +740,9 @@ class FaceRig:
             a, b, c, d = 1 + f[..., 2], f[..., 3], f[..., 4], 1 + f[..., 5]
             det = np.maximum(a * d - b * c, 0.1)
             src = src + np.stack([(d * rx - b * ry) / det, (a * ry - c * rx) / det], axis=-1)
+            away = src - self.grid_xy
+            length = np.hypot(away[..., 0], away[..., 1])
+            src = self.grid_xy + away * np.minimum(1.0, bound / np.maximum(length, 1e-6))[..., None]
         return src
 
     def frame(self, weights: np.ndarray, pose: np.ndarray, iterations: int = 3) -> RigFrame:

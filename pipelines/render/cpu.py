@@ -67,7 +67,7 @@ class CpuRenderer:
         mouth = MouthInterior(look, geometry, teeth=self.settings.teeth,
                               seam=photo_mouth_open(geometry), frame_size=(w, h))
         folds = SmileFolds(plate, face.landmarks, rig.iod, rig.rest_expression)
-        eyes = EyeWhites(plate, geometry, sclera_colour(plate, geometry))
+        eyes = EyeWhites(plate, geometry, sclera_colour(plate, geometry), rig.rest_expression)
         return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds, eyes=eyes)
 
     def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,

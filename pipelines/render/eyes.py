@@ -30,8 +30,13 @@ class EyeWhites:
     """Built once per portrait; `uncover` per frame. Does nothing for eyes the photo shows
     closed or without a visible white (there is nothing of the eye to continue)."""
 
-    def __init__(self, plate: np.ndarray, geometry: FaceGeometry, sclera: np.ndarray | None):
+    def __init__(self, plate: np.ndarray, geometry: FaceGeometry, sclera: np.ndarray | None,
+                 rest_expression: np.ndarray | None = None):
         self.plate = plate
+        # Lids open as far as the photo's own are where they are: only eyeWide beyond the
+        # photo's own (its rest expression) raises them.
+        self.rest = np.zeros(len(BLENDSHAPE_INDEX), np.float32) if rest_expression is None \
+            else np.asarray(rest_expression, np.float32)
         self.sclera = None if sclera is None else np.asarray(sclera, np.float32)
         self.enabled = self.sclera is not None and eye_openness(geometry.landmarks) >= CLOSED_EYES
         # Lid raise per unit eyeWide weight, as a share of the eye's own lid gap (the rig's).
@@ -57,7 +62,8 @@ class EyeWhites:
         if not self.enabled:
             return frame
         for side, eye in self.eyes.items():
-            raised = self.raise_share * float(weights[BLENDSHAPE_INDEX[f"eyeWide{side}"]]) * eye["gap"]
+            i = BLENDSHAPE_INDEX[f"eyeWide{side}"]
+            raised = self.raise_share * float(weights[i] - self.rest[i]) * eye["gap"]
             if raised >= 1.0:
                 self._uncover_eye(frame, points, L.EYE[side], eye, raised)
         return frame

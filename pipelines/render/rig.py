@@ -740,10 +740,9 @@ class FaceRig:
             a, b, c, d = 1 + f[..., 2], f[..., 3], f[..., 4], 1 + f[..., 5]
             det = np.maximum(a * d - b * c, 0.1)
             src = src + np.stack([(d * rx - b * ry) / det, (a * ry - c * rx) / det], axis=-1)
-            away = src - self.grid_xy
-            length = np.hypot(away[..., 0], away[..., 1])
-            src = self.grid_xy + away * np.minimum(1.0, bound / np.maximum(length, 1e-6))[..., None]
-        return src
+        away = src - self.grid_xy
+        length = np.hypot(away[..., 0], away[..., 1])
+        return self.grid_xy + away * np.minimum(1.0, bound / np.maximum(length, 1e-6))[..., None]
 
     def frame(self, weights: np.ndarray, pose: np.ndarray, iterations: int = 3) -> RigFrame:
         pose = np.asarray(pose, dtype=np.float64)

@@ -33,8 +33,8 @@ class EyeWhites:
     def __init__(self, plate: np.ndarray, geometry: FaceGeometry, sclera: np.ndarray | None,
                  rest_expression: np.ndarray | None = None):
         self.plate = plate
-        # Lids open as far as the photo's own are where they are: only eyeWide beyond the
-        # photo's own (its rest expression) raises them.
+        # The photo's lids are where its own expression (the rig's rest) has them: only
+        # eyeWide beyond that raises them.
         self.rest = np.zeros(len(BLENDSHAPE_INDEX), np.float32) if rest_expression is None \
             else np.asarray(rest_expression, np.float32)
         self.sclera = None if sclera is None else np.asarray(sclera, np.float32)
@@ -50,9 +50,9 @@ class EyeWhites:
             upper, lower = p[list(eye["upper"])], p[list(eye["lower"])]
             order = np.argsort(lower[:, 0])
             gap = float(np.mean(np.interp(upper[:, 0], lower[order, 0], lower[order, 1]) - upper[:, 1]))
-            opening = np.zeros(plate.shape[:2], np.uint8)
+            opening = np.zeros(plate.shape[:2], np.float32)
             outline = np.vstack([p[eye["corners"][0]], upper, p[eye["corners"][1]], lower[::-1]])
-            cv2.fillPoly(opening, [np.round(outline).astype(np.int32)], 1)
+            cv2.fillPoly(opening, [np.round(outline).astype(np.int32)], 1.0)
             self.eyes[side] = dict(iris=iris, centre=centre, radius=radius, gap=max(gap, 0.0),
                                    opening=opening)
 
@@ -113,7 +113,7 @@ class EyeWhites:
         frame[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
 
     def _iris(self, fill: np.ndarray, points: np.ndarray, eye: dict, xx: np.ndarray,
-              yy: np.ndarray) -> np.ndarray:
+              yy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The iris's uncovered top, from its visible lower half mirrored across its centre;
         and where to draw (over the iris and just beside it)."""
         iris = eye["iris"]
@@ -125,7 +125,7 @@ class EyeWhites:
         src_y = (eye["centre"][1] + np.abs(dy) * scale).astype(np.float32)
         sample = cv2.remap(self.plate, src_x, src_y, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-        seen = cv2.remap(eye["opening"].astype(np.float32), src_x, src_y, cv2.INTER_LINEAR,
+        seen = cv2.remap(eye["opening"], src_x, src_y, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         in_circle = np.clip((radius - np.hypot(dx, dy)) / 1.0 + 0.5, 0, 1)
         disc = in_circle * (seen > 0.5)

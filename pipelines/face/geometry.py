@@ -61,6 +61,16 @@ class FaceGeometry:
         centre = p[list(L.EYE[side]["corners"])].mean(axis=0)
         return min(L.IRIS, key=lambda ids: np.linalg.norm(p[list(ids)].mean(0) - centre))
 
+    def lid_travel(self, side: str) -> np.ndarray:
+        """For each upper-lid point of one eye (mesh.EYE[side]["upper"]), the distance down the
+        face to the lower lid below it, in IOD units (> 0 for an open eye). Lid actions are
+        sized by it, so a narrow eye is never opened or shut by more than it has."""
+        eye = L.EYE[side]
+        upper, lower = list(eye["upper"]), list(eye["lower"])
+        order = np.argsort(self.u[lower])
+        below = np.interp(self.u[upper], self.u[lower][order], self.v[lower][order])
+        return below - self.v[upper]
+
     def to_px(self, local: np.ndarray) -> np.ndarray:
         """Face-local (du, dv) displacements in IOD units → pixel (dx, dy)."""
         return self.iod * (local[..., :1] * self.ex + local[..., 1:2] * self.ey)

@@ -45,11 +45,9 @@ class EyeWhites:
         self.eyes = {}
         for side, eye in L.EYE.items():
             iris = geometry.iris_of(side)
-            centre = p[iris[0]]
-            radius = float(np.mean(np.linalg.norm(p[list(iris[1:])] - centre, axis=1)))
+            centre, radius = _iris_circle(p, iris)
             upper, lower = p[list(eye["upper"])], p[list(eye["lower"])]
-            order = np.argsort(lower[:, 0])
-            gap = float(np.mean(np.interp(upper[:, 0], lower[order, 0], lower[order, 1]) - upper[:, 1]))
+            gap = float(geometry.lid_travel(side).mean()) * geometry.iod
             opening = np.zeros(plate.shape[:2], np.float32)
             outline = np.vstack([p[eye["corners"][0]], upper, p[eye["corners"][1]], lower[::-1]])
             cv2.fillPoly(opening, [np.round(outline).astype(np.int32)], 1.0)
@@ -116,9 +114,7 @@ class EyeWhites:
               yy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The iris's uncovered top, from its visible lower half mirrored across its centre;
         and where to draw (over the iris and just beside it)."""
-        iris = eye["iris"]
-        centre = points[iris[0]]
-        radius = float(np.mean(np.linalg.norm(points[list(iris[1:])] - centre, axis=1)))
+        centre, radius = _iris_circle(points, eye["iris"])
         dx, dy = xx - centre[0], yy - centre[1]
         scale = eye["radius"] / max(radius, 1e-6)
         src_x = (eye["centre"][0] + dx * scale).astype(np.float32)
@@ -136,3 +132,9 @@ class EyeWhites:
         over_iris = np.clip((1.3 * radius - np.abs(dx)) / max(0.3 * radius, 1.0), 0, 1)
         draw = over_iris * (1 - in_circle * (seen <= 0.5))
         return fill * (1 - disc[..., None]) + sample * disc[..., None], draw
+
+
+def _iris_circle(points: np.ndarray, iris: tuple[int, ...]) -> tuple[np.ndarray, float]:
+    """Centre and radius of an iris from its landmarks (centre first, then four on its rim)."""
+    centre = points[iris[0]]
+    return centre, float(np.mean(np.linalg.norm(points[list(iris[1:])] - centre, axis=1)))

@@ -404,10 +404,8 @@ class FaceRig:
         """Lid and gaze actions, sized by this eye's own lid gap (dv) and width (du)."""
         eye = L.EYE[s]
         upper, lower = list(eye["upper"]), list(eye["lower"])
-        lower_u, lower_v = self.u[lower], self.v[lower]
-        order = np.argsort(lower_u)
-        below = np.interp(self.u[upper], lower_u[order], lower_v[order])
-        travel = below - self.v[upper]  # > 0: each upper-lid point to the lower lid below it
+        travel = self.geometry.lid_travel(s)
+        below = self.v[upper] + travel
         gap = float(max(travel.mean(), 1e-4))
         iris = self._iris_for_eye[s]
         if region == "blink":

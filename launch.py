@@ -435,7 +435,9 @@ def main(argv: list[str] | None = None) -> int:
                "demo": cmd_demo, "bench": cmd_bench, "check": cmd_check,
                "studio": cmd_studio}[command]
     from pipelines.errors import StudioError
+    from pipelines.native import keep_frame_buffers_in_heap
 
+    keep_frame_buffers_in_heap()
     try:
         return handler(args)
     except StudioError as e:

@@ -1,7 +1,9 @@
-"""Keeps native libraries' console chatter (MediaPipe/TFLite print warnings straight to the
-process's stderr from C++, before absl logging is set up) away from the user's terminal."""
+"""Process-wide settings of the native layer: native libraries' console chatter (MediaPipe/TFLite
+print warnings straight to the process's stderr from C++, before absl logging is set up) kept away
+from the user's terminal, and the C allocator's handling of large buffers."""
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 import threading
@@ -27,3 +29,29 @@ def quiet_native_stderr() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
+
+
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+# Every rendered frame makes and drops a few dozen frame-sized arrays (maps, fields, layers:
+# 0.5-16 MB). By default glibc serves blocks that large with a fresh mmap, or hands the freed
+# top of its heap back to the system, so each frame pays again for zeroed pages. Its adaptive
+# threshold decides which by what the process freed earlier, so the same frame cost 10 ms or
+# 15 ms depending on unrelated earlier work. Fixed thresholds keep those buffers in the heap.
+_MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit systems
+_TRIM_THRESHOLD = 256 << 20
+
+
+def keep_frame_buffers_in_heap() -> bool:
+    """Sets the allocator thresholds above (glibc only); False where they do not apply."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # another C library (musl): its own allocator
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mmap_set = mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    trim_set = mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+    return bool(mmap_set and trim_set)

@@ -240,6 +240,7 @@ class FaceAnalysis:
     num_faces: int = 1
     warnings: list[str] = field(default_factory=list)
     glasses: bool = False  # frames in front of the eyes (the rig then keeps the brows calmer)
+    mouth_under_hair: bool = False  # a moustache hides the whole mouth (the lips part behind it)
 
     @property
     def inter_ocular(self) -> float:

@@ -244,6 +244,16 @@ def covered_mouth_warning(face: FaceImage) -> Optional[str]:
             "better.")
 
 
+def mouth_under_hair(image: np.ndarray, landmarks: np.ndarray) -> bool:
+    """A moustache over the whole mouth: no line between the lips on either half (a hand over
+    part of the mouth leaves the line on one; see `covered_mouth_warning`). The renderer keeps
+    such a moustache in front of the parting lips."""
+    geometry = FaceGeometry.of(landmarks)
+    if geometry.iod < MIN_MEASURED_IOD_PX:
+        return False
+    return max(mouth_line_contrast(FaceImage.of(image, geometry))) < HIDDEN_MOUTH_LINE
+
+
 def engraving_warning(face: FaceImage) -> Optional[str]:
     if face.source_iod < MIN_MEASURED_IOD_PX or skin_line_texture(face) < ENGRAVED_SKIN:
         return None

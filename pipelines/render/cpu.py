@@ -13,6 +13,7 @@ from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
 from .folds import SmileFolds
 from .eyes import EyeWhites
+from .moustache import HairOverMouth
 from .mouth import MouthInterior, MouthLook, photo_mouth_open, sclera_colour
 from .rig import GLASSES_BROW_GAIN, FaceRig
 
@@ -26,6 +27,7 @@ class PreparedPortrait:
     mouth: MouthInterior
     folds: SmileFolds  # the photo's smile creases, faded as the smile is taken off
     eyes: EyeWhites | None = None  # what a raised upper lid uncovers
+    hair: HairOverMouth | None = None  # a moustache over the whole mouth, kept in front of it
 
 
 class PersonMatte:
@@ -68,7 +70,8 @@ class CpuRenderer:
                               seam=photo_mouth_open(geometry), frame_size=(w, h))
         folds = SmileFolds(plate, face.landmarks, rig.iod, rig.rest_expression)
         eyes = EyeWhites(plate, geometry, sclera_colour(plate, geometry), rig.rest_expression)
-        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds, eyes=eyes)
+        hair = HairOverMouth(plate, geometry) if face.mouth_under_hair else None
+        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds, eyes=eyes, hair=hair)
 
     def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,
                      head_pose: np.ndarray) -> np.ndarray:
@@ -82,7 +85,10 @@ class CpuRenderer:
         prepared.mouth.cover_photo_opening(out, f.map_x, f.map_y, f.points)
         if prepared.eyes is not None:
             prepared.eyes.uncover(out, f.points, blendshapes)
-        return prepared.mouth.composite(out, f.points, f.teeth_line)
+        out = prepared.mouth.composite(out, f.points, f.teeth_line)
+        if prepared.hair is not None:
+            prepared.hair.cover(out, f.points)
+        return out
 
     def frames(self, prepared: PreparedPortrait, motion: MotionTrack, job=None) -> Iterator[np.ndarray]:
         """Frame by frame (`job`, the diffusion renderer's prompt and progress, is not needed)."""

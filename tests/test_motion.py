@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.motion import AudioToMotion, known_cue_kinds, motion_to_csv
 from pipelines.settings import MotionSettings
-from pipelines.types import (ARKIT_BLENDSHAPES, EmotionTrack, Phone, Prosody, SceneCue,
+from pipelines.types import (ARKIT_BLENDSHAPES, BLENDSHAPE_INDEX, EmotionTrack, Phone, Prosody, SceneCue,
                              SceneDescription, Segment, SegmentEmotion, Transcript)
 
 FPS = 25.0
@@ -521,3 +521,15 @@ def test_csv_export(tmp_path, speech_case):
     j = header.index("jawOpen")
     np.testing.assert_allclose([float(r[j]) for r in body], m.column("jawOpen"), atol=1e-4)
     assert [p.name for p in path.parent.iterdir()] == ["motion.csv"]  # no temp file left
+
+
+def test_a_smiling_photo_keeps_its_smile_when_surprised_but_not_when_sad():
+    from pipelines.motion.expressions import still_expression
+
+    rest = np.zeros(len(BLENDSHAPE_INDEX))
+    rest[[BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]] = 0.9
+    smile = lambda w: w[BLENDSHAPE_INDEX["mouthSmileLeft"]]
+    assert smile(still_expression("surprised", 1.0, rest)) == pytest.approx(0.9)
+    assert smile(still_expression("happy", 1.0, rest)) >= 0.9
+    for opposed in ("sad", "angry", "fearful", "disgusted"):
+        assert smile(still_expression(opposed, 1.0, rest)) < 0.2, opposed

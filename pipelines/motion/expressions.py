@@ -98,9 +98,13 @@ class ExpressionLayer:
     articulation: np.ndarray  # (N,) scales mouth movement: wider when aroused, smaller when low
 
 
-# Emotions that keep the photo's own expression (a smiling photo stays smiling); any other
-# emotion fades it out in proportion to its intensity.
-KEEPS_REST = ("neutral", "happy")
+# Emotions that keep the photo's own expression: a smiling photo stays smiling. Surprise's
+# actions (brows and lids raised, jaw dropped) do not oppose a smile, and a smiling face that is
+# surprised stays a smiling face; taking a broad grin off is the largest change the warp makes to
+# a face, and the one that most makes it someone else. Any other emotion opposes the smile
+# (corners pulled down, lips pressed or stretched) and fades it out in proportion to its
+# intensity.
+KEEPS_REST = ("neutral", "happy", "surprised")
 
 
 def expression_overlay(times: np.ndarray, emotion: EmotionTrack | None, strength: float,

@@ -240,7 +240,9 @@ class FaceAnalysis:
     num_faces: int = 1
     warnings: list[str] = field(default_factory=list)
     glasses: bool = False  # frames in front of the eyes (the rig then keeps the brows calmer)
-    mouth_under_hair: bool = False  # a moustache hides the whole mouth (the lips part behind it)
+    # Halves of the mouth (subject's right, left) something covers in the photo: a moustache
+    # over the whole mouth, fingers over one half. The lips part behind it.
+    mouth_covered: tuple[bool, bool] = (False, False)
 
     @property
     def inter_ocular(self) -> float:

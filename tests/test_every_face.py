@@ -20,7 +20,8 @@ STILL = np.zeros(6, np.float32)
 PORTRAITS = {"smiling with teeth": "portrait.png", "closed mouth, glasses": "portrait_hopper.jpg",
              "black and white": "portrait.png", "grinning": "pexels_woman_smile.jpg",
              "head turned, lips parted": "luis_pedro_coelho.jpg",
-             "sepia, moustache": "ew_dahlgren_moustache_sepia.jpg"}
+             "sepia, moustache": "ew_dahlgren_moustache_sepia.jpg",
+             "hand over half the mouth": "pexels_woman_hand_over_mouth.jpg"}
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_teeth_are_a_row_no_brighter_than_the_photos_whites(faces, name):
 
     renderer, prep, face, framed = faces[name]
     # Under a moustache the drawn row only shows below its fringe: it is checked uncovered.
-    prep = dataclasses.replace(prep, hair=None)
+    prep = dataclasses.replace(prep, cover=None)
     w = np.maximum(prep.rig.rest_expression, viseme_weights("AA")).astype(np.float32)
     f = prep.rig.frame(w, STILL)
     frame = renderer.draw(prep, f, w)
@@ -326,31 +327,37 @@ def test_a_blink_draws_the_closed_eye_from_the_eye_and_its_lids():
             assert far < 0.15 * rig.iod, (blink, side, far / rig.iod)
 
 
-def _lips_outline_mask(shape, points) -> np.ndarray:
+@pytest.mark.parametrize("name, covered", [("sepia, moustache", (True, True)),
+                                           ("hand over half the mouth", (True, False))])
+def test_what_covers_the_lips_stays_in_front_of_them_as_they_part(faces, name, covered):
+    """No dark opening is cut through a moustache over the whole mouth, or across the fingers
+    over one half of it; the other half opens as it would without them."""
     import cv2
 
-    outline = (L.MOUTH_RIGHT,) + L.LIP_OUTER_UPPER + (L.MOUTH_LEFT,) + tuple(reversed(L.LIP_OUTER_LOWER))
-    mask = np.zeros(shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(points[list(outline), :2]).astype(np.int32)], 1)
-    return mask.astype(bool)
-
-
-def test_a_moustache_over_the_whole_mouth_stays_in_front_of_the_parting_lips(faces):
-    """The lips part behind the hair: no dark opening is cut through the moustache."""
-    renderer, prep, face, framed = faces["sepia, moustache"]
-    assert face.mouth_under_hair
-    lips = _lips_outline_mask(framed.shape, face.landmarks)
+    renderer, prep, face, framed = faces[name]
+    assert face.mouth_covered == covered
+    middle = face.landmarks[[L.MOUTH_RIGHT, L.MOUTH_LEFT], 0].mean()
+    xx = np.arange(framed.shape[1])[None, :]
+    halves = (xx < middle - 0.05 * prep.rig.iod, xx > middle + 0.05 * prep.rig.iod)  # image left: subject's right
     grey = lambda im: im.astype(np.float32).mean(axis=2)
     for shape in ("AA", "OO", "EE"):
         w = np.maximum(prep.rig.rest_expression, viseme_weights(MOUTH_SHAPES[shape])).astype(np.float32)
-        frame = renderer.render_frame(prep, w, STILL)
-        darker = grey(framed) - grey(frame)
-        holed = (darker > 60)[lips].mean()
-        assert holed < 0.02, (shape, round(float(holed), 3))
+        f = prep.rig.frame(w, STILL)
+        opening = np.zeros(framed.shape[:2], np.uint8)
+        cv2.fillPoly(opening, [np.round(f.points[list(L.INNER_LIP_RING), :2]).astype(np.int32)], 1)
+        frame = renderer.draw(prep, f, w)
+        uncovered = renderer.draw(dataclasses.replace(prep, cover=None), f, w)
+        darker = grey(framed) - grey(frame) > 60
+        for half, is_covered in zip(halves, covered):
+            where = (opening > 0) & half
+            if is_covered:
+                assert darker[where].mean() < 0.05, (shape, round(float(darker[where].mean()), 3))
+            else:  # the other half opens as it would without a cover
+                assert np.abs(grey(frame) - grey(uncovered))[where].mean() < 1.0
 
 
 @pytest.mark.parametrize("name", ["smiling with teeth", "closed mouth, glasses", "grinning",
                                   "head turned, lips parted"])
 def test_visible_lips_are_not_taken_for_a_moustache(faces, name):
     _, prep, face, _ = faces[name]
-    assert not face.mouth_under_hair and prep.hair is None
+    assert face.mouth_covered == (False, False) and prep.cover is None

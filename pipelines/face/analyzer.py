@@ -148,7 +148,7 @@ class FaceAnalyzer:
 
             # Measured on the photo itself, so the notes are the same at any output size.
             warnings.extend(quality.assess_portrait(image, landmarks, self.settings))
-            mouth_under_hair = quality.mouth_under_hair(image, landmarks)
+            mouth_covered = quality.mouth_cover(image, landmarks)
 
             framing, notes = compute_framing(landmarks, (width, height), out_size, self.settings)
             warnings.extend(notes)
@@ -170,7 +170,7 @@ class FaceAnalyzer:
         return FaceAnalysis(portrait=portrait, original_size=(width, height), framing=framing,
                             landmarks=final.astype(np.float64), box=_bbox(final),
                             num_faces=num_faces, warnings=list(dict.fromkeys(warnings)),
-                            glasses=glasses, mouth_under_hair=mouth_under_hair)
+                            glasses=glasses, mouth_covered=mouth_covered)
 
     # ---------------------------------------------------------------- detection helpers
     def _find_faces(self, image: np.ndarray) -> list[_Candidate]:

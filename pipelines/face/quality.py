@@ -228,30 +228,35 @@ def closed_eyes_warning(landmarks: np.ndarray) -> Optional[str]:
             "eyes open works better.")
 
 
-def covered_mouth_warning(face: FaceImage) -> Optional[str]:
-    """A hand, finger or object over part of the mouth: the line between the lips shows on one
-    half and is missing on the other. (A moustache over the whole mouth hides both halves; it
-    moves with the lips, so it is left alone, and so is a hand over the whole mouth, which
-    these measures cannot tell from one.)"""
+def covered_mouth_halves(face: FaceImage) -> tuple[bool, bool]:
+    """Which halves of the mouth (subject's right, left) something covers. A hand, finger or
+    object over part of the mouth: the line between the lips shows on one half and is missing
+    on the other. A moustache over the whole mouth: it is missing on both (so would a hand over
+    the whole mouth, which these measures cannot tell from a moustache)."""
     if face.source_iod < MIN_MEASURED_IOD_PX:
-        return None
+        return False, False
     right, left = mouth_line_contrast(face)
+    if max(right, left) < HIDDEN_MOUTH_LINE:
+        return True, True
     if min(right, left) >= HIDDEN_MOUTH_LINE or max(right, left) < VISIBLE_MOUTH_LINE:
+        return False, False
+    return right < HIDDEN_MOUTH_LINE, left < HIDDEN_MOUTH_LINE
+
+
+def covered_mouth_warning(face: FaceImage) -> Optional[str]:
+    """Something over part of the mouth. (A moustache over the whole mouth moves with the lips,
+    and the renderer keeps it in front of them: it gets no warning.)"""
+    if sum(covered_mouth_halves(face)) != 1:
         return None
-    return ("Something covers part of the mouth (a hand or an object?). The animation moves "
-            "whatever is there with the lips, so it will stretch and bend as the person speaks, "
-            "and the opening mouth is drawn over it. A photo with the whole mouth visible works "
-            "better.")
+    return ("Something covers part of the mouth (a hand or an object?). It stays over the lips "
+            "as they move, but around them it moves with the face, so it will stretch and bend "
+            "as the person speaks. A photo with the whole mouth visible works better.")
 
 
-def mouth_under_hair(image: np.ndarray, landmarks: np.ndarray) -> bool:
-    """A moustache over the whole mouth: no line between the lips on either half (a hand over
-    part of the mouth leaves the line on one; see `covered_mouth_warning`). The renderer keeps
-    such a moustache in front of the parting lips."""
-    geometry = FaceGeometry.of(landmarks)
-    if geometry.iod < MIN_MEASURED_IOD_PX:
-        return False
-    return max(mouth_line_contrast(FaceImage.of(image, geometry))) < HIDDEN_MOUTH_LINE
+def mouth_cover(image: np.ndarray, landmarks: np.ndarray) -> tuple[bool, bool]:
+    """`covered_mouth_halves` of the photo (`landmarks`: its face mesh): the renderer keeps
+    what covers them in front of the parting lips."""
+    return covered_mouth_halves(FaceImage.of(image, FaceGeometry.of(landmarks)))
 
 
 def engraving_warning(face: FaceImage) -> Optional[str]:

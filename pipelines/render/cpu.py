@@ -13,7 +13,7 @@ from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
 from .folds import SmileFolds
 from .eyes import EyeWhites
-from .moustache import HairOverMouth
+from .cover import MouthCover
 from .mouth import MouthInterior, MouthLook, photo_mouth_open, sclera_colour
 from .rig import GLASSES_BROW_GAIN, FaceRig
 
@@ -27,7 +27,7 @@ class PreparedPortrait:
     mouth: MouthInterior
     folds: SmileFolds  # the photo's smile creases, faded as the smile is taken off
     eyes: EyeWhites | None = None  # what a raised upper lid uncovers
-    hair: HairOverMouth | None = None  # a moustache over the whole mouth, kept in front of it
+    cover: MouthCover | None = None  # what covers the lips in the photo, kept in front of them
 
 
 class PersonMatte:
@@ -70,8 +70,9 @@ class CpuRenderer:
                               seam=photo_mouth_open(geometry), frame_size=(w, h))
         folds = SmileFolds(plate, face.landmarks, rig.iod, rig.rest_expression)
         eyes = EyeWhites(plate, geometry, sclera_colour(plate, geometry), rig.rest_expression)
-        hair = HairOverMouth(plate, geometry) if face.mouth_under_hair else None
-        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds, eyes=eyes, hair=hair)
+        cover = MouthCover(plate, geometry, face.mouth_covered) if any(face.mouth_covered) else None
+        return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds, eyes=eyes,
+                                cover=cover)
 
     def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,
                      head_pose: np.ndarray) -> np.ndarray:
@@ -86,8 +87,8 @@ class CpuRenderer:
         if prepared.eyes is not None:
             prepared.eyes.uncover(out, f.points, blendshapes)
         out = prepared.mouth.composite(out, f.points, f.teeth_line)
-        if prepared.hair is not None:
-            prepared.hair.cover(out, f.points)
+        if prepared.cover is not None:
+            prepared.cover.cover(out, f.points)
         return out
 
     def frames(self, prepared: PreparedPortrait, motion: MotionTrack, job=None) -> Iterator[np.ndarray]:

@@ -35,6 +35,11 @@ class FacialAction:
     holds: str = "lips"  # which points stay still (see FaceRig._holds)
     unit: str = "iod"
     inner: float = 1.0  # lip actions: how far the inner lip contour moves, relative to the outer
+    # Lip-corner actions: the lip line follows the corner's dv by t ** bend, t the share of the
+    # half-mouth from the middle. A corner pulled up (AU12, towards the cheekbone) lifts the lips
+    # beside it and leaves the middle level, a U; one pulled down (AU15) bends the whole line
+    # into an arch.
+    bend: float = 1.5
 
     @property
     def sided(self) -> bool:
@@ -64,7 +69,8 @@ ACTIONS: tuple[FacialAction, ...] = (
     FacialAction("noseSneer{s}", "AU9 nose wrinkler", "nose_wing", (0.0, -0.05), 0.12, "eyes"),
     FacialAction("cheekPuff", "AU34 puff", "cheek_side", (0.04, 0.0), 0.0, "none"),
     # Mouth corners.
-    FacialAction("mouthSmile{s}", "AU12 lip corner puller", "lip_line_to_corner", (0.08, -0.09), 0.2, "none"),
+    FacialAction("mouthSmile{s}", "AU12 lip corner puller", "lip_line_to_corner", (0.08, -0.09), 0.2, "none",
+                 bend=2.5),
     FacialAction("mouthFrown{s}", "AU15 lip corner depressor", "lip_line_to_corner", (-0.015, 0.065),
                  0.16, "none"),
     FacialAction("mouthStretch{s}", "AU20 lip stretcher", "lip_line_to_corner", (0.06, 0.03), 0.16, "none"),

@@ -231,7 +231,7 @@ class FaceRig:
             puff = (np.abs(self.u) > 1.2 * self.mouth_half_width) & (self.v > -0.45) & (self.v < 0.35)
             return np.stack([np.sign(self.u) * du * puff, np.zeros(self.n_face)], axis=1)
         if region == "lip_line_to_corner":
-            return self._lip_line(side, du, dv, a.reach) * mask
+            return self._lip_line(side, du, dv, a.reach, a.bend) * mask
         if region in ("upper_lip", "lower_lip", "both_lips"):
             upper = (du, dv) if region in ("upper_lip", "both_lips") else None
             lower = ((du, -dv) if region == "both_lips" else (du, dv)) if region != "upper_lip" else None
@@ -265,8 +265,7 @@ class FaceRig:
         # is a lens, not a box with vertical sides. Every vertex of the lower lip (the mesh's
         # mid-lip rows too) gets this, or those left on the chin ramp would fold the lip.
         lower_idx = list(lower_lip) + self._lower_lip_interior()
-        across = np.clip(1 - (u[lower_idx] / max(self.mouth_half_width, 1e-6)) ** 2, 0, 1)
-        jaw_w[lower_idx] = CORNER_DROP + (1 - CORNER_DROP) * np.sqrt(across)
+        jaw_w[lower_idx] = CORNER_DROP + (1 - CORNER_DROP) * self._hung_from_corners(lower_idx)
         jaw_w[list(corners)] = CORNER_DROP
         # The corners pull the upper lip beside them down too (it is stretched, not lifted),
         # so the opening narrows to a point at each corner instead of a box with dark wings.
@@ -301,9 +300,18 @@ class FaceRig:
                 pins += inner + outer
                 continue
             for ids, scale in ((outer, 1.0), (inner, inner_scale)):
-                size = self._lip_thickness(ids, outer, inner) if per_thickness else np.ones(len(ids))
+                size = (self._lip_thickness(ids, outer, inner) if per_thickness
+                        else self._hung_from_corners(ids))
                 h.update({i: (move[0] * scale, move[1] * scale * t) for i, t in zip(ids, size)})
         return self._spread(h, sigma, pins=pins)
+
+    def _hung_from_corners(self, ids) -> np.ndarray:
+        """How far each lip point (`ids`) moves when its lip is raised or lowered as a whole:
+        a lip hangs from the mouth's corners, so it moves most in the middle and not at all at
+        the corners, in a smooth curve (an even move bends it sharply beside each corner, and a
+        lowered lip turns into a V)."""
+        across = self.u[list(ids)] / max(self.mouth_half_width, 1e-6)
+        return np.sqrt(np.clip(1 - across ** 2, 0, 1))
 
     def _lip_thickness(self, ids, outer, inner) -> np.ndarray:
         """The lip's thickness (IOD, outer to inner contour) at each point's place across."""
@@ -340,11 +348,11 @@ class FaceRig:
             h[int(i)] = (amount * float(k), dv)
         return self._spread(h, sigma)
 
-    def _lip_line(self, s: str, du: float, dv: float, sigma: float) -> np.ndarray:
+    def _lip_line(self, s: str, du: float, dv: float, sigma: float, bend: float) -> np.ndarray:
         """A lip-corner action (AU12 pulls the corner up and out, AU15 down, AU20 out): the
         corner moves by (du, dv) and the lip line follows it smoothly, stretching evenly
-        across (du × the share of the half-mouth) and bending most near the corner (dv ×
-        its 1.5th power). Upper and lower lips move together at each point along the mouth,
+        across (du × the share t of the half-mouth) and bending most near the corner (dv ×
+        t ** bend). Upper and lower lips move together at each point along the mouth,
         so they neither part nor cross, and a smile taken off a photo and a frown put on it
         bend the same line instead of kinking it at the corners."""
         lips = (L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER + L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER
@@ -358,7 +366,7 @@ class FaceRig:
         for i in lips:
             t = np.clip(sign * self.u[i] / max(self.mouth_half_width, 1e-6), 0.0, 1.0)
             towards_line = thin * t * (1 - t) * 4 * (1 if i in upper_outer else -1 if i in lower_outer else 0)
-            h[int(i)] = (sign * du * t, dv * t ** 1.5 + towards_line)
+            h[int(i)] = (sign * du * t, dv * t ** bend + towards_line)
         return self._spread(h, sigma)
 
     def _lower_lip_interior(self) -> list[int]:

@@ -361,3 +361,33 @@ def test_what_covers_the_lips_stays_in_front_of_them_as_they_part(faces, name, c
 def test_visible_lips_are_not_taken_for_a_moustache(faces, name):
     _, prep, face, _ = faces[name]
     assert face.mouth_covered == (False, False) and prep.cover is None
+
+
+def test_rounded_lips_under_a_frown_are_drawn_from_their_own_place_in_the_photo():
+    """Lips rounded for an "oo" under an angry frown, the head turned a little: the skin beside
+    the mouth's corners is stretched several times over, and the backward map's Newton steps
+    wandered there, fetching bright skin from the cheek into the lips (white blobs ringed with
+    dark, that read as fangs in the opening). Each lip point is drawn from where that point is
+    in the photo."""
+    import cv2
+
+    from pipelines.types import BLENDSHAPE_INDEX
+
+    image, ref = load_portrait(DATA / "marie_curie_bw_lowres.png")
+    with FaceAnalyzer() as analyzer:
+        face = analyzer.analyze(image, ref, 512)
+    rig = CpuRenderer(RenderSettings()).prepare(frame_image(image, face.framing), face).rig
+    w = rig.rest_expression.astype(np.float32).copy()
+    for name, value in {"jawOpen": 0.31, "mouthFunnel": 0.5, "mouthPucker": 0.63,
+                        "mouthFrownLeft": 0.67, "mouthFrownRight": 0.67, "browDownLeft": 1.0,
+                        "browDownRight": 1.0, "noseSneerLeft": 0.9, "noseSneerRight": 0.9,
+                        "eyeSquintLeft": 0.5, "eyeSquintRight": 0.5}.items():
+        w[BLENDSHAPE_INDEX[name]] = value
+    f = rig.frame(w, np.array([3.6, -5.8, 3.6, 0.0, 0.0, 0.0], np.float32))
+    lips = list(L.LIP_OUTER_UPPER + L.LIP_OUTER_LOWER + L.LIP_INNER_UPPER + L.LIP_INNER_LOWER
+                + L.MOUTH_CORNERS_OUTER)
+    at = f.points[lips, :2].astype(np.float32)
+    source_x = cv2.remap(f.map_x, at[None, :, 0], at[None, :, 1], cv2.INTER_LINEAR)[0]
+    source_y = cv2.remap(f.map_y, at[None, :, 0], at[None, :, 1], cv2.INTER_LINEAR)[0]
+    miss = np.hypot(source_x - face.landmarks[lips, 0], source_y - face.landmarks[lips, 1])
+    assert miss.max() < 0.08 * rig.iod, miss.max() / rig.iod

@@ -39,6 +39,11 @@ SPEECH_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker")
 MAX_NARROWING = 0.3
 # How far around an output pixel (IOD) the field's largest movement bounds where its source lies.
 INVERSE_REACH = 0.1
+# The backward map: a source that misses its output pixel by more than SOLVED_PX after the Newton
+# steps is solved again with the field applied in CONTINUATION stages, CONTINUATION_STEPS each.
+SOLVED_PX = 0.5
+CONTINUATION = (0.25, 0.5, 0.75, 1.0)
+CONTINUATION_STEPS = 3
 MIN_VISIBLE_AREA = 0.0002  # in IOD²: smaller mesh triangles are not checked for folds
 CORNER_DROP = 0.45  # the mouth corners drop this fraction of the jaw's drop
 TEETH_LINE = np.array(L.INNER_UPPER_LINE)
@@ -725,7 +730,8 @@ class FaceRig:
         """The backward map: for each output pixel x, the source s with s + d(s) = x. Newton
         steps (each through the field's local Jacobian) rather than plain fixed-point steps,
         which diverge where the skin is stretched to more than twice its size (beside a
-        puckered mouth) and tear the frame into fragments there."""
+        puckered mouth) and tear the frame into fragments there. Pixels they leave unsolved
+        are solved again by continuation (`_solve_gradually`)."""
         fs = self._field_scale
         step = 1.0 / fs
         grads = [np.gradient(forward[..., c], axis=a) / step for c in (0, 1) for a in (1, 0)]
@@ -737,18 +743,56 @@ class FaceRig:
         near = max(3, int(round(INVERSE_REACH * self.iod * fs)) | 1)
         bound = cv2.dilate(magnitude, np.ones((near, near), np.uint8)) + 1.0
         src = self.grid_xy - forward
-        for _ in range(iterations):
-            fx = (src[..., 0] * fs + 0.5 * fs - 0.5).astype(np.float32)
-            fy = (src[..., 1] * fs + 0.5 * fs - 0.5).astype(np.float32)
-            f = cv2.remap(field, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        for i in range(iterations):
+            f = self._sample(field, src)
             rx = self.grid_xy[..., 0] - src[..., 0] - f[..., 0]
             ry = self.grid_xy[..., 1] - src[..., 1] - f[..., 1]
-            a, b, c, d = 1 + f[..., 2], f[..., 3], f[..., 4], 1 + f[..., 5]
-            det = np.maximum(a * d - b * c, 0.1)
-            src = src + np.stack([(d * rx - b * ry) / det, (a * ry - c * rx) / det], axis=-1)
+            if i == iterations - 1:
+                unsolved = np.hypot(rx, ry) > SOLVED_PX
+            src = src + self._newton_step(f, rx, ry)
+        if iterations and unsolved.any():
+            src[unsolved] = self._solve_gradually(field, self.grid_xy[unsolved], src[unsolved])
         away = src - self.grid_xy
         length = np.hypot(away[..., 0], away[..., 1])
         return self.grid_xy + away * np.minimum(1.0, bound / np.maximum(length, 1e-6))[..., None]
+
+    def _sample(self, field: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The field (and its Jacobian) at image points, a grid (H, W, 2) or a list (N, 2),
+        bilinear on the field grid."""
+        fs = self._field_scale
+        if points.ndim == 2:  # as rows of 256 (a remap map is at most 32767 wide)
+            n = len(points)
+            rows = np.zeros((-(-n // 256) * 256, 2), np.float32)
+            rows[:n] = points
+            return self._sample(field, rows.reshape(-1, 256, 2)).reshape(-1, field.shape[-1])[:n]
+        fx = (points[..., 0] * fs + 0.5 * fs - 0.5).astype(np.float32)
+        fy = (points[..., 1] * fs + 0.5 * fs - 0.5).astype(np.float32)
+        return cv2.remap(field, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    @staticmethod
+    def _newton_step(f: np.ndarray, rx: np.ndarray, ry: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """The step that solves s + scale * d(s) = x to first order, from the residual (rx, ry)
+        and the field's Jacobian at s (`f` as from `_sample`)."""
+        a, b, c, d = 1 + scale * f[..., 2], scale * f[..., 3], scale * f[..., 4], 1 + scale * f[..., 5]
+        det = np.maximum(a * d - b * c, 0.1)
+        return np.stack([(d * rx - b * ry) / det, (a * ry - c * rx) / det], axis=-1)
+
+    def _solve_gradually(self, field: np.ndarray, x: np.ndarray, guess: np.ndarray) -> np.ndarray:
+        """Sources for output points `x` (N, 2) that the direct Newton steps did not reach (from
+        `guess`, far from the source where the skin is strongly squeezed or stretched, as
+        beside a puckered mouth, the steps wander and fetch bright skin from the cheek: white
+        blobs ringed with dark on the lips). The field is applied in stages, a quarter more
+        each, every stage starting from the last one's answer, which lies close to its own.
+        The better of the two answers is kept for each point."""
+        s = x.copy()
+        for scale in CONTINUATION:
+            for _ in range(CONTINUATION_STEPS):
+                f = self._sample(field, s)
+                s = s + self._newton_step(f, x[:, 0] - s[:, 0] - scale * f[:, 0],
+                                          x[:, 1] - s[:, 1] - scale * f[:, 1], scale)
+        miss = lambda p, f: np.hypot(x[:, 0] - p[:, 0] - f[:, 0], x[:, 1] - p[:, 1] - f[:, 1])
+        better = miss(s, self._sample(field, s)) < miss(guess, self._sample(field, guess))
+        return np.where(better[:, None], s, guess)
 
     def frame(self, weights: np.ndarray, pose: np.ndarray, iterations: int = 3) -> RigFrame:
         pose = np.asarray(pose, dtype=np.float64)

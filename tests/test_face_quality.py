@@ -10,12 +10,13 @@ import pytest
 
 from pipelines.errors import NoFaceError, NotHumanFaceError
 from pipelines.face import FaceAnalyzer, FaceTurnedAwayError, load_portrait
+from pipelines.face import mesh as L
 from pipelines.face import quality
 from pipelines.face.geometry import FaceGeometry
 from pipelines.settings import FaceSettings
 from pipelines.types import FaceAnalysis
 
-from conftest import DATA
+from conftest import ASSETS, DATA
 
 # The words that start each quality note; a photo gets each at most once.
 EYES_CLOSED = "The eyes look closed"
@@ -145,3 +146,24 @@ def test_rotating_the_photo_in_plane_changes_no_measure(analyzer):
     turn = cv2.getRotationMatrix2D((canvas.shape[1] / 2, canvas.shape[0] / 2), 20, 1.0)
     tilted = cv2.warpAffine(canvas, turn, canvas.shape[1::-1], flags=cv2.INTER_CUBIC)
     assert _notes(analyzer.analyze(tilted, ref, 512)) == [MOUTH_COVERED]
+
+
+def test_a_faint_mouth_is_not_taken_for_one_under_a_moustache(analyzer):
+    """A soft-focus mouth shows a faint line between the lips on both halves, as faint as one
+    hidden under hair. Taken for covered, the mouth would never be seen to open."""
+    from pipelines.face import map_to_original
+
+    image, ref = load_portrait(ASSETS / "portrait.png")
+    analysis = analyzer.analyze(image, ref, 512)
+    landmarks = map_to_original(analysis.landmarks, analysis.framing)
+    geometry = FaceGeometry.of(landmarks)
+    soft = cv2.GaussianBlur(image.astype(np.float32), (0, 0), 0.03 * geometry.iod)
+    mouth = np.zeros(image.shape[:2], np.float32)
+    cx, cy = landmarks[[L.MOUTH_RIGHT, L.MOUTH_LEFT], :2].mean(axis=0)
+    cv2.ellipse(mouth, (int(cx), int(cy)), (int(0.6 * geometry.iod), int(0.35 * geometry.iod)),
+                0, 0, 360, 1.0, -1)
+    mouth = cv2.GaussianBlur(mouth, (0, 0), 0.1 * geometry.iod)[..., None]
+    faint = (image * (1 - mouth) + soft * mouth).astype(np.uint8)
+    face = quality.FaceImage.of(faint, geometry)
+    assert max(quality.mouth_line_contrast(face)) < quality.HIDDEN_MOUTH_LINE
+    assert quality.covered_mouth_halves(face) == (False, False)

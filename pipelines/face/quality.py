@@ -56,6 +56,11 @@ SHARP_FACE_PX = 200  # ... and one this wide is not enlarged there
 # other half 0.39-0.51; a moustache hiding the whole mouth -0.43 to -0.15 on both halves.
 HIDDEN_MOUTH_LINE = 0.10
 VISIBLE_MOUTH_LINE = 0.30
+# Both halves below this: something covers the whole mouth. Stricter than HIDDEN_MOUTH_LINE, as
+# no visible half confirms it: a faint mouth (a soft, dim or small face) measures low on both
+# halves too, and taken for covered it would never be seen to open. Measured (above): a moustache
+# over the whole mouth -0.43 to -0.15, visible mouths 0.18 and up on each half.
+COVERED_WHOLE_MOUTH_LINE = 0.0
 _MOUTH_COLUMNS = (0.2, 0.35, 0.5, 0.65, 0.8)  # from the mouth's centre to its corner
 _SEAM_REACH_IOD = 0.04  # the line is looked for this far beyond the fitted inner lips
 _LIP_BODY_IOD = (0.06, 0.18)  # the lips themselves: this far above and below the inner lips
@@ -237,7 +242,8 @@ def covered_mouth_halves(face: FaceImage) -> tuple[bool, bool]:
         return False, False
     right, left = mouth_line_contrast(face)
     if max(right, left) < HIDDEN_MOUTH_LINE:
-        return True, True
+        covered = max(right, left) < COVERED_WHOLE_MOUTH_LINE
+        return covered, covered
     if min(right, left) >= HIDDEN_MOUTH_LINE or max(right, left) < VISIBLE_MOUTH_LINE:
         return False, False
     return right < HIDDEN_MOUTH_LINE, left < HIDDEN_MOUTH_LINE

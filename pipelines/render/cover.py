@@ -5,8 +5,8 @@ lips where they would be, behind the cover. Parted there, they cut a dark openin
 moustache or across the fingers. Real hair hangs from the upper lip over both lips (as the jaw
 drops, the lower lip and the opening come out below its fringe, if at all), and fingers stay in
 front of the mouth. So the photo's cover over the lips is drawn again over every frame, moved
-as a whole (it does not bend with the lips' curves): a moustache, over the whole mouth, by the
-upper lip it grows from; a hand or an object, over one half, by the head it rests on.
+as a rigid whole (it does not bend or shrink with the lips): a moustache, over the whole mouth,
+by the upper lip it grows from; a hand or an object, over one half, by the head it rests on.
 """
 from __future__ import annotations
 
@@ -25,13 +25,16 @@ _UPPER_LIP = (L.MOUTH_RIGHT,) + L.LIP_OUTER_UPPER + (L.MOUTH_LEFT,)
 _LIPS_OUTLINE = _UPPER_LIP + tuple(reversed(L.LIP_OUTER_LOWER))
 
 
-def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """The 2x3 rotation + uniform scale + shift that best maps `src` points onto `dst`
-    (least squares, as complex numbers: dst = a * src + b)."""
+def _rigid_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2x3 rotation + shift that best maps `src` points onto `dst` (least squares, as
+    complex numbers: dst = a * src + b with |a| = 1). No scale: a moustache or a hand keeps its
+    size when the lips under it round or stretch (scaled with an "oo" it shrank to 72% and
+    uncovered the opening's edges)."""
     zs = src[:, 0] + 1j * src[:, 1]
     zd = dst[:, 0] + 1j * dst[:, 1]
     ms, md = zs.mean(), zd.mean()
-    a = np.vdot(zs - ms, zd - md) / max(np.vdot(zs - ms, zs - ms).real, 1e-9)
+    a = np.vdot(zs - ms, zd - md)
+    a = a / max(abs(a), 1e-9)
     b = md - a * ms
     return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]], np.float64)
 
@@ -79,7 +82,7 @@ class MouthCover:
     def cover(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
         """Draws the photo's cover over the lips into `frame` (uint8 RGB, in place) where the
         frame's face (`points`, the deformed mesh) has carried it."""
-        move = _similarity(self.carriers, points[self.carried_by, :2].astype(np.float64))
+        move = _rigid_fit(self.carriers, points[self.carried_by, :2].astype(np.float64))
         ph, pw = self.alpha.shape
         corners = np.array([[0, 0], [pw, 0], [0, ph], [pw, ph]], np.float64) + self.origin
         placed = corners @ move[:, :2].T + move[:, 2]

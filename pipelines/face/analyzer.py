@@ -147,8 +147,8 @@ class FaceAnalyzer:
                     "another.")
 
             # Measured on the photo itself, so the notes are the same at any output size.
-            warnings.extend(quality.assess_portrait(image, landmarks, self.settings))
-            mouth_covered = quality.mouth_cover(image, landmarks)
+            assessment = quality.assess_portrait(image, landmarks, self.settings)
+            warnings.extend(assessment.warnings)
 
             framing, notes = compute_framing(landmarks, (width, height), out_size, self.settings)
             warnings.extend(notes)
@@ -170,7 +170,7 @@ class FaceAnalyzer:
         return FaceAnalysis(portrait=portrait, original_size=(width, height), framing=framing,
                             landmarks=final.astype(np.float64), box=_bbox(final),
                             num_faces=num_faces, warnings=list(dict.fromkeys(warnings)),
-                            glasses=glasses, mouth_covered=mouth_covered)
+                            glasses=glasses, mouth_covered=assessment.mouth_covered)
 
     # ---------------------------------------------------------------- detection helpers
     def _find_faces(self, image: np.ndarray) -> list[_Candidate]:

@@ -68,10 +68,10 @@ UPPER_LIP_INNER, LOWER_LIP_INNER, UPPER_LIP_OUTER, LOWER_LIP_OUTER = 13, 14, 0, 
 FOREHEAD = 10
 RIGHT_CHEEK, LEFT_CHEEK = 234, 454
 NOSE_BRIDGE = 168
-CHEEK_SKIN = (50, 280, 101, 330)
+CHEEK_SKIN = (50, 280, 101, 330)  # plain cheek skin below the eyes, beside the nose
 # Points that no expression moves, only the head: the eyes' corners, the nose bridge, the top of
 # the forehead.
-HEAD_ONLY = (RIGHT_EYE_OUTER, RIGHT_EYE_INNER, LEFT_EYE_INNER, LEFT_EYE_OUTER, NOSE_BRIDGE, FOREHEAD)  # plain cheek skin below the eyes, beside the nose
+HEAD_ONLY = (RIGHT_EYE_OUTER, RIGHT_EYE_INNER, LEFT_EYE_INNER, LEFT_EYE_OUTER, NOSE_BRIDGE, FOREHEAD)
 
 # Bare skin where a photograph is smooth at a fine scale: under each eye, across the forehead,
 # the middle of each cheek, the nose bridge, between the brows and the chin (a beard, a fringe or

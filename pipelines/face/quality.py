@@ -2,7 +2,8 @@
 
 Each check is small and measures one thing on the photo and its 478 face-mesh landmarks; it
 returns one warning in plain words (what is wrong, what the video will look like, which photo
-works better) or None. `assess_portrait` runs them all, once per portrait.
+works better) or None. `assess_portrait` runs them all, once per portrait, and also says which
+halves of the mouth something covers (the renderer keeps that cover in front of the lips).
 
 The checks read the original photo around the face, resampled so that the eyes are
 `UNIT_PX` pixels apart and upright (`FaceImage`): every face is then measured at the same scale
@@ -249,20 +250,15 @@ def covered_mouth_halves(face: FaceImage) -> tuple[bool, bool]:
     return right < HIDDEN_MOUTH_LINE, left < HIDDEN_MOUTH_LINE
 
 
-def covered_mouth_warning(face: FaceImage) -> Optional[str]:
-    """Something over part of the mouth. (A moustache over the whole mouth moves with the lips,
-    and the renderer keeps it in front of them: it gets no warning.)"""
-    if sum(covered_mouth_halves(face)) != 1:
+def covered_mouth_warning(covered: tuple[bool, bool]) -> Optional[str]:
+    """Something over part of the mouth (`covered`: from `covered_mouth_halves`). A moustache
+    over the whole mouth moves with the lips, and the renderer keeps it in front of them: it
+    gets no warning."""
+    if sum(covered) != 1:
         return None
     return ("Something covers part of the mouth (a hand or an object?). It stays over the lips "
             "as they move, but around them it moves with the face, so it will stretch and bend "
             "as the person speaks. A photo with the whole mouth visible works better.")
-
-
-def mouth_cover(image: np.ndarray, landmarks: np.ndarray) -> tuple[bool, bool]:
-    """`covered_mouth_halves` of the photo (`landmarks`: its face mesh): the renderer keeps
-    what covers them in front of the parting lips."""
-    return covered_mouth_halves(FaceImage.of(image, FaceGeometry.of(landmarks)))
 
 
 def engraving_warning(face: FaceImage) -> Optional[str]:
@@ -288,17 +284,27 @@ def not_human_face() -> NotHumanFaceError:
         "towards the camera.")
 
 
-def assess_portrait(image: np.ndarray, landmarks: np.ndarray, settings: FaceSettings) -> list[str]:
-    """Refuses a face turned too far away; returns the warnings for this portrait, each once.
+@dataclass(frozen=True)
+class PortraitAssessment:
+    warnings: list[str]  # each once
+    # Halves of the mouth (subject's right, left) something covers (`covered_mouth_halves`):
+    # the renderer keeps the cover in front of the parting lips.
+    mouth_covered: tuple[bool, bool]
+
+
+def assess_portrait(image: np.ndarray, landmarks: np.ndarray,
+                    settings: FaceSettings) -> PortraitAssessment:
+    """Refuses a face turned too far away; measures the rest once.
 
     `image`: the RGB photo as loaded; `landmarks`: the face mesh fitted on it (photo pixels)."""
     geometry = FaceGeometry.of(landmarks)
     yaw = geometry.pose[0]
     refuse_turned_away(yaw, settings)
     face = FaceImage.of(image, geometry)
+    covered = covered_mouth_halves(face)
     notes = (turned_head_warning(yaw, settings),
              small_face_warning(float(np.ptp(landmarks[:, 0]))),
              closed_eyes_warning(landmarks),
-             covered_mouth_warning(face),
+             covered_mouth_warning(covered),
              engraving_warning(face))
-    return list(dict.fromkeys(n for n in notes if n))
+    return PortraitAssessment(list(dict.fromkeys(n for n in notes if n)), covered)

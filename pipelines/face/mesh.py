@@ -32,6 +32,7 @@ EYE = {
         brow=(70, 63, 105, 66, 107, 46, 53, 52, 65, 55),
         brow_inner=(107, 55, 66, 65),
         brow_outer=(70, 46, 63, 53),
+        brow_top=(70, 63, 105, 66, 107),  # the brow's upper edge, outer end to inner
     ),
     # subject's left eye (image right)
     "Left": dict(
@@ -45,6 +46,7 @@ EYE = {
         brow=(300, 293, 334, 296, 336, 276, 283, 282, 295, 285),
         brow_inner=(336, 285, 296, 295),
         brow_outer=(300, 276, 293, 283),
+        brow_top=(300, 293, 334, 296, 336),
     ),
 }
 IRIS = (tuple(range(468, 473)), tuple(range(473, 478)))  # assigned to eyes by proximity
@@ -52,6 +54,8 @@ CHIN = 152
 NOSE_TIP = 1
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
              377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+# The face oval's top edge across the forehead (the mesh stops short of the hairline).
+FOREHEAD_TOP = (103, 67, 109, 10, 338, 297, 332)
 # Features whose outlines the warp must keep sharp (lips, eyes with their lids).
 SHARP_FEATURES = (
     MOUTH_CORNERS_OUTER + LIP_OUTER_UPPER + LIP_OUTER_LOWER,

@@ -12,6 +12,7 @@ from ..native import quiet_native_stderr
 from ..settings import RenderSettings
 from ..types import FaceAnalysis, MotionTrack
 from .folds import SmileFolds
+from .creases import ExpressionCreases
 from .eyes import EyeWhites
 from .cover import MouthCover
 from .mouth import MouthInterior, MouthLook, photo_mouth_open, sclera_colour
@@ -26,6 +27,7 @@ class PreparedPortrait:
     rig: FaceRig
     mouth: MouthInterior
     folds: SmileFolds  # the photo's smile creases, faded as the smile is taken off
+    creases: ExpressionCreases | None = None  # the skin's folds as the brows move
     eyes: EyeWhites | None = None  # what a raised upper lid uncovers
     cover: MouthCover | None = None  # what covers the lips in the photo, kept in front of them
 
@@ -71,8 +73,9 @@ class CpuRenderer:
         folds = SmileFolds(plate, face.landmarks, rig.iod, rig.rest_expression)
         eyes = EyeWhites(plate, geometry, sclera_colour(plate, geometry), rig.rest_expression)
         cover = MouthCover(plate, geometry, face.mouth_covered) if any(face.mouth_covered) else None
+        creases = ExpressionCreases(plate, geometry, rig.rest_expression, look.soften)
         return PreparedPortrait(plate=plate, rig=rig, mouth=mouth, folds=folds, eyes=eyes,
-                                cover=cover)
+                                cover=cover, creases=creases)
 
     def render_frame(self, prepared: PreparedPortrait, blendshapes: np.ndarray,
                      head_pose: np.ndarray) -> np.ndarray:
@@ -81,6 +84,8 @@ class CpuRenderer:
     def draw(self, prepared: PreparedPortrait, f, blendshapes: np.ndarray) -> np.ndarray:
         """The frame for an already computed rig deformation (`FaceRig.frame`) of `blendshapes`."""
         plate = prepared.folds.apply(prepared.plate, blendshapes)
+        if prepared.creases is not None:
+            plate = prepared.creases.apply(plate, blendshapes, owned=plate is not prepared.plate)
         out = cv2.remap(plate, f.map_x, f.map_y, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
         prepared.mouth.cover_photo_opening(out, f.map_x, f.map_y, f.points)

@@ -57,13 +57,14 @@ EXPRESSIONS: dict[str, Expression] = {
                          "mouthRollLower": 0.35},
                         posture=(0.0, -3.0, 0.0), head_gain=1.2),
     # AU1 + AU2 + AU5 + AU26 with the lower lip dropped (AU16/25) and the lips rounding a
-    # little (AU22): the mouth held a little open, not so far that the visemes stop showing.
+    # little (AU22): the mouth held open (the jaw alone parts the lips ~0.1 IOD), and speech
+    # opening it wider still; a mouth opened only as far as speech opens it reads as neutral.
     # The whole brow rises (AU1 and AU2 alike): an inner brow raised above the outer one is
     # the oblique brow of fear and worry. The head goes back a little.
     "surprised": Expression({"browInnerUp": 0.8, **_both("browOuterUp", 1.0),
                              **_both("eyeWide", 1.0), "jawOpen": 0.14, "mouthFunnel": 0.3,
                              **_both("mouthLowerDown", 0.6)},
-                            posture=(0.0, -2.0, 0.0), head_gain=1.2),
+                            posture=(0.0, -2.0, 0.0), head_gain=1.2, articulation=1.15),
     # AU1 + AU2 + AU4 + AU5 + AU20.
     "fearful": Expression({"browInnerUp": 0.54, **_both("browOuterUp", 0.3),
                            **_both("browDown", 0.065), **_both("eyeWide", 0.55),

@@ -48,12 +48,15 @@ class FacialAction:
 
 ACTIONS: tuple[FacialAction, ...] = (
     # Brows. Lids, eye corners and irises hold: a brow moves its skin, never the eye (an iris
-    # dragged with the brow reads as eyes rolled up or down).
-    FacialAction("browInnerUp", "AU1 inner brow raiser", "brow_inner", (0.0, -0.08), 0.16, "eyes"),
-    FacialAction("browOuterUp{s}", "AU2 outer brow raiser", "brow_outer", (0.0, -0.07), 0.16, "eyes"),
+    # dragged with the brow reads as eyes rolled up or down). The reference never raises its
+    # brows fully; a full AU1 + AU2 lifts them about 1 cm, 0.1 of the outer-corner distance.
+    # Smaller, a raised brow reads as a face with high brows, not as surprise.
+    FacialAction("browInnerUp", "AU1 inner brow raiser", "brow_inner", (0.0, -0.10), 0.16, "eyes"),
+    FacialAction("browOuterUp{s}", "AU2 outer brow raiser", "brow_outer", (0.0, -0.10), 0.16, "eyes"),
     FacialAction("browDown{s}", "AU4 brow lowerer", "brow", (-0.04, 0.08), 0.13, "eyes"),
-    # Lids, in eye units. AU5 shows sclera above the iris; AU7 raises the lower lid.
-    FacialAction("eyeWide{s}", "AU5 upper lid raiser", "upper_lid", (0.0, -0.40), 0.04, "iris",
+    # Lids, in eye units. AU5 shows sclera above the iris (the lid gap opens by nearly half); AU7
+    # raises the lower lid.
+    FacialAction("eyeWide{s}", "AU5 upper lid raiser", "upper_lid", (0.0, -0.45), 0.04, "iris",
                  unit="eye"),
     FacialAction("eyeSquint{s}", "AU7 lid tightener", "lower_lid", (0.0, -0.28), 0.04, "iris",
                  unit="eye"),

@@ -115,3 +115,18 @@ def test_no_crease_is_drawn_over_hair_across_the_forehead(bare_forehead):
     assert change[:hair_to - 2].max() < 1.0
     # The skin left below the fringe still folds.
     assert change[hair_to + 2:brow_top].max() > 2.0
+
+
+def test_the_nose_wrinkler_creases_the_top_of_the_nose(bare_forehead):
+    """AU9 creases the skin across the nose's root, between the eyes; the brows and the
+    forehead above them stay as they were."""
+    renderer, prep = bare_forehead[:2]
+    iod = prep.rig.iod
+    w = weights(prep.rig.rest_expression, noseSneerLeft=1.0, noseSneerRight=1.0)
+    wrinkled, plain, points = _with_and_without_creases(renderer, prep, w)
+    change = _luma(wrinkled) - _luma(plain)
+    cx, cy = points[[L.NOSE_BRIDGE, L.NOSE_BRIDGE_BELOW], :2].mean(axis=0)
+    root = change[int(cy - 0.06 * iod):int(cy + 0.06 * iod), int(cx - 0.04 * iod):int(cx + 0.04 * iod)]
+    assert _dips(root.mean(axis=1), 1.0) >= 1
+    brows = int(points[[i for e in L.EYE.values() for i in e["brow"]], 1].min())
+    assert np.abs(change[:brows]).max() < 1.0

@@ -72,6 +72,7 @@ UPPER_LIP_INNER, LOWER_LIP_INNER, UPPER_LIP_OUTER, LOWER_LIP_OUTER = 13, 14, 0, 
 FOREHEAD = 10
 RIGHT_CHEEK, LEFT_CHEEK = 234, 454
 NOSE_BRIDGE = 168
+NOSE_BRIDGE_BELOW = 6  # the next point down the bridge
 CHEEK_SKIN = (50, 280, 101, 330)  # plain cheek skin below the eyes, beside the nose
 # Points that no expression moves, only the head: the eyes' corners, the nose bridge, the top of
 # the forehead.

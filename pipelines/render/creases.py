@@ -1,13 +1,14 @@
-"""Expression creases: the skin's folds that form as the brows move (Averbuch-Elor et al. 2017
-add such fine-scale detail as an expression forms).
+"""Expression creases: the skin's folds that form as the brows and the nose move
+(Averbuch-Elor et al. 2017 add such fine-scale detail as an expression forms).
 
 A warp moves the skin but cannot fold it. Raised brows push the forehead's skin into horizontal
-lines (AU1 in the middle, AU2 at the sides), and lowered brows bunch the skin between them into
-short vertical furrows (AU4). Without them a raised or lowered brow reads as a face with high or
-low brows, not as surprise, worry or anger. Each crease is shading of the photo's own skin: a
-groove darkens it and the fold beside it catches a little light, so its grain, colour and light
-stay the photo's, and it is as soft as the rest of the face. It is drawn on the plate where the
-skin is at rest and moves with it through the warp.
+lines (AU1 in the middle, AU2 at the sides), lowered brows bunch the skin between them into
+short vertical furrows (AU4), and the nose wrinkler creases the top of the nose (AU9). Without
+them a raised or lowered brow reads as a face with high or low brows, not as surprise, worry or
+anger. Each crease is shading of the photo's own skin: a groove darkens it and the fold beside
+it catches a little light, so its grain, colour and light stay the photo's, and it is as soft
+as the rest of the face. It is drawn on the plate where the skin is at rest and moves with it
+through the warp.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class CreaseSet:
     channel: str  # the ARKit channel whose weight (above the photo's own) forms them
     au: str
     depth: float  # the groove's darkening at weight 1, a share of the skin's light
-    part: str  # which lines: "forehead_middle", "forehead_side", "glabella"
+    part: str  # which lines: "forehead_middle", "forehead_side", "glabella", "nose_root"
     sided: bool = False
 
 
@@ -39,6 +40,8 @@ CREASES: tuple[CreaseSet, ...] = (
               "forehead_side", sided=True),
     CreaseSet("browDown{s}", "AU4 brow lowerer: vertical furrows between the brows", 0.45,
               "glabella", sided=True),
+    CreaseSet("noseSneer{s}", "AU9 nose wrinkler: short lines across the nose's root", 0.3,
+              "nose_root", sided=True),
 )
 
 # Forehead lines, as shares of the way from the top of the brows up to the mesh's top edge.
@@ -49,6 +52,10 @@ GROOVE_WIDTH = 0.009  # the groove's half-width (IOD), before the photo's own so
 # The vertical furrows: how far apart (a share of the inner brow heads' distance) and how long.
 GLABELLA_SPACING = 0.42
 GLABELLA_LENGTH = 0.18  # IOD
+# The nose wrinkler's lines: where down the bridge (shares of the way from between the eyes to
+# the bridge's next mesh point) and how far out to each side (IOD).
+NOSE_ROOT_LINES = (0.3, 0.75)
+NOSE_ROOT_HALF_LENGTH = 0.07
 # How unlike the forehead's skin (its typical colour) a pixel may be before it counts as
 # hair, a hat or a frame and gets no crease.
 SKIN_TOLERANCE = 22.0  # in CIELAB units (lightness only in a black-and-white photo)
@@ -111,27 +118,60 @@ def _glabella_lines(geometry: FaceGeometry, side: str) -> list[np.ndarray]:
     return [np.stack([u, v, along], axis=1)]
 
 
+def _nose_root_lines(geometry: FaceGeometry, side: str) -> list[np.ndarray]:
+    """One side's half of each short line across the top of the nose; the halves meet in the
+    middle, where each carries half of the line."""
+    top, below = L.NOSE_BRIDGE, L.NOSE_BRIDGE_BELOW
+    outward = 1.0 if side == "Left" else -1.0
+    lines = []
+    for share in NOSE_ROOT_LINES:
+        u0 = float(geometry.u[top] + share * (geometry.u[below] - geometry.u[top]))
+        v0 = float(geometry.v[top] + share * (geometry.v[below] - geometry.v[top]))
+        t = np.linspace(0, 1, 12)
+        u = u0 + outward * NOSE_ROOT_HALF_LENGTH * t
+        v = v0 - 0.01 * t  # the lines curve up a little onto the sides of the nose
+        along = 0.5 + 0.5 * np.sin(np.pi * np.minimum(t, 0.5)) - np.clip(2 * t - 1, 0, 1) ** 2
+        lines.append(np.stack([u, v, np.clip(along, 0, 1)], axis=1))
+    return lines
+
+
 def _lab(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32) * (
         np.array([100 / 255, 1, 1], np.float32)) - np.array([0, 128, 128], np.float32)
 
 
-def _skin_likeness(image: np.ndarray, geometry: FaceGeometry, box) -> np.ndarray:
-    """1 where the box looks like the forehead's skin, falling to 0 on hair, hats, frames."""
-    y0, y1, x0, x1 = box
-    lab = _lab(image[y0:y1, x0:x1])
+def _forehead_skin(geometry: FaceGeometry) -> np.ndarray:
+    """Points (pixels) spread over the lower middle of the forehead, where skin shows even
+    under a fringe or a hat brim."""
     bu, bv = _brow_top(geometry)
     tu, tv = _forehead_top(geometry)
     u = _brow_heads(geometry)[0] + np.linspace(-0.25, 0.25, 9)
-    samples = []
+    points = []
     for share in (0.15, 0.3, 0.45):
         v = np.interp(u, bu, bv) + share * (np.interp(u, tu, tv) - np.interp(u, bu, bv))
-        for x, y in np.round(_to_px(geometry, u, v)).astype(int):
-            if y0 <= y < y1 and x0 <= x < x1:
-                samples.append(lab[y - y0, x - x0])
-    if not samples:
+        points.append(_to_px(geometry, u, v))
+    return np.concatenate(points)
+
+
+def _nose_skin(geometry: FaceGeometry) -> np.ndarray:
+    """Points (pixels) down the nose's bridge, from between the eyes."""
+    ids = [L.NOSE_BRIDGE, L.NOSE_BRIDGE_BELOW]
+    u, v = geometry.u[ids], geometry.v[ids]
+    t = np.linspace(0, 1, 7)
+    return _to_px(geometry, u[0] + t * (u[1] - u[0]), v[0] + t * (v[1] - v[0]))
+
+
+def _skin_likeness(image: np.ndarray, geometry: FaceGeometry, box, skin_points) -> np.ndarray:
+    """1 where the box looks like the skin at `skin_points`, falling to 0 on hair, hats and
+    frames."""
+    y0, y1, x0, x1 = box
+    lab = _lab(image[y0:y1, x0:x1])
+    h, w = image.shape[:2]
+    xy = np.round(skin_points).astype(int)
+    xy = xy[(xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)]
+    if len(xy) == 0:
         return np.zeros(lab.shape[:2], np.float32)
-    skin = np.median(np.array(samples), axis=0)
+    skin = np.median(_lab(image[xy[:, 1], xy[:, 0]][None])[0], axis=0)
     grey = float(np.abs(lab[..., 1:]).mean()) < 2.0
     diff = lab - skin
     if grey:
@@ -150,7 +190,7 @@ class _Shading:
 
 
 class ExpressionCreases:
-    """Built once per portrait; `apply` shades the plate per frame by the brows' weights."""
+    """Built once per portrait; `apply` shades the plate per frame by its channels' weights."""
 
     def __init__(self, plate: np.ndarray, geometry: FaceGeometry, rest_expression: np.ndarray,
                  softness: float) -> None:
@@ -162,8 +202,9 @@ class ExpressionCreases:
                 lines = self._lines(geometry, row.part, side)
                 if not lines:
                     continue
+                skin = _nose_skin(geometry) if row.part == "nose_root" else _forehead_skin(geometry)
                 gain, box = self._draw(plate, geometry, lines, row.depth, groove, blur,
-                                       vertical=row.part == "glabella")
+                                       vertical=row.part == "glabella", skin=skin)
                 if gain is None:
                     continue
                 channel = BLENDSHAPE_INDEX[row.channel.replace("{s}", side)]
@@ -173,6 +214,8 @@ class ExpressionCreases:
     def _lines(geometry: FaceGeometry, part: str, side: str) -> list[np.ndarray]:
         if part == "glabella":
             return _glabella_lines(geometry, side)
+        if part == "nose_root":
+            return _nose_root_lines(geometry, side)
         lines = _forehead_lines(geometry)
         mid, _ = _brow_heads(geometry)
         middle = np.exp(-((np.stack([ln[:, 0] for ln in lines]) - mid) / MIDDLE_HALF_WIDTH) ** 2)
@@ -186,7 +229,7 @@ class ExpressionCreases:
         return out
 
     @staticmethod
-    def _draw(plate, geometry, lines, depth, groove, blur, vertical):
+    def _draw(plate, geometry, lines, depth, groove, blur, vertical, skin):
         """The plate's change factor (minus 1) for these lines at weight 1, in a box around them."""
         h, w = plate.shape[:2]
         pts = [_to_px(geometry, ln[:, 0], ln[:, 1]) for ln in lines]
@@ -219,7 +262,7 @@ class ExpressionCreases:
         # darkness wider and shallower, as it does its own lines.
         peak = min(1.0, 1.0 / (np.sqrt(2 * np.pi) * groove))
         change = (-depth * dark + 0.35 * depth * light) / peak
-        change *= _skin_likeness(plate, geometry, (y0, y1, x0, x1))
+        change *= _skin_likeness(plate, geometry, (y0, y1, x0, x1), skin)
         return np.clip(change, -0.6, 0.3)[..., None].astype(np.float32), (y0, y1, x0, x1)
 
     def apply(self, plate: np.ndarray, blendshapes: np.ndarray, owned: bool = False) -> np.ndarray:

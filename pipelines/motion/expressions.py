@@ -65,10 +65,11 @@ EXPRESSIONS: dict[str, Expression] = {
                              **_both("eyeWide", 1.0), "jawOpen": 0.14, "mouthFunnel": 0.3,
                              **_both("mouthLowerDown", 0.6)},
                             posture=(0.0, -2.0, 0.0), head_gain=1.2, articulation=1.15),
-    # AU1 + AU2 + AU4 + AU5 + AU20.
-    "fearful": Expression({"browInnerUp": 0.54, **_both("browOuterUp", 0.3),
-                           **_both("browDown", 0.065), **_both("eyeWide", 0.55),
-                           **_both("mouthStretch", 0.4), "jawOpen": 0.05},
+    # AU1 + AU2 + AU4 + AU5 + AU20: brows raised and drawn together (the middle of the
+    # forehead lined, the skin between the brows furrowed), eyes wide, lips stretched sideways.
+    "fearful": Expression({"browInnerUp": 0.8, **_both("browOuterUp", 0.4),
+                           **_both("browDown", 0.25), **_both("eyeWide", 0.9),
+                           **_both("mouthStretch", 0.5), "jawOpen": 0.1},
                           posture=(0.0, 1.0, 0.0), head_gain=0.9),
     # AU9 + AU10 (+ AU4, AU6).
     "disgusted": Expression({**_both("noseSneer", 0.7), **_both("mouthUpperUp", 0.45),

@@ -441,3 +441,28 @@ def test_the_cheek_beside_a_wide_open_mouth_stretches_smoothly(prepared, monkeyp
     smoothed = bend()
     monkeypatch.setattr(rig, "_skin_smoothing", np.zeros_like(rig._skin_smoothing))
     assert smoothed < 0.6 * bend()
+
+
+def test_a_head_turn_leaves_a_shoulder_beside_the_face_where_it_is(framed_face):
+    """A sitter leaning in raises a shoulder beside the lower face. It belongs to the body: it
+    holds still while the head turns, while the face and the hair above it move."""
+    from pipelines.render.rig import FaceRig
+
+    framed, face = framed_face
+    h, w = framed.shape[:2]
+    everything = np.ones((h, w), np.float32)  # as if the person filled the frame
+    rig = FaceRig(face.geometry, (w, h), everything)
+    g = face.geometry
+    f = rig.frame(np.zeros_like(rig.rest_expression), np.array([8, 5, 4, 0, 0, 0], np.float32))
+
+    def moved(u, v):
+        x, y = np.round(g.mouth_center + g.iod * (u * g.ex + v * g.ey)).astype(int)
+        assert 0 <= x < w and 0 <= y < h
+        return float(np.hypot(f.map_x[y, x] - x, f.map_y[y, x] - y))
+
+    oval = list(L.FACE_OVAL)
+    side = float(g.u[oval].max())
+    assert moved(0.0, -0.5) > 2.0  # the nose
+    assert moved(0.0, float(g.v[oval].min()) - 0.2) > 2.0  # hair above the forehead
+    assert moved(side + 0.1, -0.7) > 1.0  # an ear
+    assert moved(side + 0.8, 0.2) < 0.3  # a shoulder beside the jaw

@@ -11,7 +11,8 @@ How it works (the CPU renderer's core):
    which depends on the jaw), densified over a triangle mesh (face mesh + a ring of still points)
    by precomputed barycentric weights on a half-resolution grid, then smoothed.
 3. Head rotation is a rigid 3-D rotation of every pixel about a pivot behind the face, using a
-   depth map from the mesh's z; its weight falls off down the neck so the shoulders stay put.
+   depth map from the mesh's z; its weight falls off down the neck and out beside the lower face, so
+   the shoulders stay put.
 4. The total forward field is limited to the person (plus a small margin) by a matte, so the
    background never moves, then inverted by fixed-point iteration into a backward map for
    cv2.remap.
@@ -51,6 +52,9 @@ BROW_CHANNELS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDown
                  "browDownRight")
 GLASSES_BROW_GAIN = 0.3
 SKIN_SMOOTHING = 0.05  # the skin's extra smoothing of the expression field (IOD)
+# Beyond the side of the face from the nose down (IOD): from here the head's turn fades out, and
+# from here on it does not reach (the shoulders).
+SHOULDER_CLEARANCE = (0.25, 0.65)
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -572,6 +576,20 @@ class FaceRig:
         area = self._signed_areas(moved, self._guarded)
         return np.nonzero(area / self._guarded_area < MIN_AREA)[0]
 
+    def _beside_the_lower_face_weight(self) -> np.ndarray:
+        """Per grid point: 1 on and near the head; 0 from the nose down, further than
+        SHOULDER_CLEARANCE beyond the side of the face."""
+        g = self.geometry
+        rel = (self.grid_xy - g.mouth_center) / self.iod
+        u, v = rel @ g.ex, rel @ g.ey
+        oval = list(L.FACE_OVAL)
+        level = np.abs(g.v[oval]) < 0.35  # the oval's sides around the mouth's height
+        right, left = float(g.u[oval][level].min()), float(g.u[oval][level].max())
+        beyond = np.maximum(right - u, u - left)
+        lo, hi = SHOULDER_CLEARANCE
+        aside = _smoothstep(beyond, lo, hi) * _smoothstep(v, -0.6, -0.1)
+        return 1 - aside
+
     def _setup_rigid(self, matte: np.ndarray) -> None:
         """Depth map, pivot and weights for head rotation; the motion-allowed mask."""
         p3 = self.landmarks
@@ -581,10 +599,14 @@ class FaceRig:
         self._depth = cv2.GaussianBlur(depth, (0, 0), 2.0)
         centre = p3[:, :2].mean(axis=0)
         self._pivot = np.array([*(centre + 0.35 * self.iod * self.ey), oval_z + 0.9 * self.iod])
-        # Head weight: 1 on the head, fading down the neck (in face-local "v" below the chin).
+        # Head weight: 1 on the head, fading down the neck (in face-local "v" below the chin)
+        # and, from the nose down, out to the sides beyond the cheeks and jaw: a shoulder raised
+        # beside the face (a sitter leaning in) belongs to the body and stays put while the head
+        # turns. Ears, and hair close beside the face, are within SHOULDER_CLEARANCE.
         rel = (self.grid_xy - self.landmarks[L.CHIN, :2]) / self.iod
         below_chin = rel @ self.ey
-        self._head_weight = (1 - _smoothstep(below_chin, 0.1, 1.1)).astype(np.float32)
+        self._head_weight = ((1 - _smoothstep(below_chin, 0.1, 1.1))
+                             * self._beside_the_lower_face_weight()).astype(np.float32)
         # The same fall-off at the landmarks themselves (for the forward-deformed points).
         p = self.landmarks
         self._vertex_head_weight = np.interp(((p[:, :2] - p[L.CHIN, :2]) / self.iod) @ self.ey,

@@ -11,8 +11,8 @@ How it works (the CPU renderer's core):
    which depends on the jaw), densified over a triangle mesh (face mesh + a ring of still points)
    by precomputed barycentric weights on a half-resolution grid, then smoothed.
 3. Head rotation is a rigid 3-D rotation of every pixel about a pivot behind the face, using a
-   depth map from the mesh's z; its weight falls off down the neck and out beside the lower face, so
-   the shoulders stay put.
+   depth map from the mesh's z; its weight falls off down the neck and out beside the lower
+   face, so the shoulders stay put.
 4. The total forward field is limited to the person (plus a small margin) by a matte, so the
    background never moves, then inverted by fixed-point iteration into a backward map for
    cv2.remap.
@@ -55,6 +55,7 @@ SKIN_SMOOTHING = 0.05  # the skin's extra smoothing of the expression field (IOD
 # Beyond the side of the face from the nose down (IOD): from here the head's turn fades out, and
 # from here on it does not reach (the shoulders).
 SHOULDER_CLEARANCE = (0.25, 0.65)
+FRONTAL_FACE_HEIGHT = 1.4  # nose bridge to chin in IODs, on a face seen from the front
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -585,9 +586,12 @@ class FaceRig:
         oval = list(L.FACE_OVAL)
         level = np.abs(g.v[oval]) < 0.35  # the oval's sides around the mouth's height
         right, left = float(g.u[oval][level].min()), float(g.u[oval][level].max())
-        beyond = np.maximum(right - u, u - left)
+        # In units of the face's height: a turned face's IOD shrinks in the picture, but the
+        # head beside it (ear, hair, the back of the jaw) does not.
+        height = float(g.v[L.CHIN] - g.v[L.NOSE_BRIDGE]) / FRONTAL_FACE_HEIGHT
+        beyond = np.maximum(right - u, u - left) / max(height, 1.0)
         lo, hi = SHOULDER_CLEARANCE
-        aside = _smoothstep(beyond, lo, hi) * _smoothstep(v, -0.6, -0.1)
+        aside = _smoothstep(beyond, lo, hi) * _smoothstep(v, -0.1, 0.4)
         return 1 - aside
 
     def _setup_rigid(self, matte: np.ndarray) -> None:

@@ -52,8 +52,8 @@ BROW_CHANNELS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDown
                  "browDownRight")
 GLASSES_BROW_GAIN = 0.3
 SKIN_SMOOTHING = 0.05  # the skin's extra smoothing of the expression field (IOD)
-# Beyond the side of the face from the nose down (IOD): from here the head's turn fades out, and
-# from here on it does not reach (the shoulders).
+# Beyond the side of the face from the mouth down (in frontal IODs, see FRONTAL_FACE_HEIGHT):
+# from here the head's turn fades out, and from here on it does not reach (the shoulders).
 SHOULDER_CLEARANCE = (0.25, 0.65)
 FRONTAL_FACE_HEIGHT = 1.4  # nose bridge to chin in IODs, on a face seen from the front
 
@@ -578,7 +578,7 @@ class FaceRig:
         return np.nonzero(area / self._guarded_area < MIN_AREA)[0]
 
     def _beside_the_lower_face_weight(self) -> np.ndarray:
-        """Per grid point: 1 on and near the head; 0 from the nose down, further than
+        """Per grid point: 1 on and near the head; 0 from the mouth down, further than
         SHOULDER_CLEARANCE beyond the side of the face."""
         g = self.geometry
         rel = (self.grid_xy - g.mouth_center) / self.iod
@@ -604,9 +604,10 @@ class FaceRig:
         centre = p3[:, :2].mean(axis=0)
         self._pivot = np.array([*(centre + 0.35 * self.iod * self.ey), oval_z + 0.9 * self.iod])
         # Head weight: 1 on the head, fading down the neck (in face-local "v" below the chin)
-        # and, from the nose down, out to the sides beyond the cheeks and jaw: a shoulder raised
-        # beside the face (a sitter leaning in) belongs to the body and stays put while the head
-        # turns. Ears, and hair close beside the face, are within SHOULDER_CLEARANCE.
+        # and, from the mouth down, out to the sides beyond the jaw: a shoulder raised beside the
+        # face (a sitter leaning in) belongs to the body and stays put while the head turns.
+        # Ears, and hair close beside the face, are within SHOULDER_CLEARANCE; higher up, what
+        # is beside the face (a hand or a camera held to it) still moves with the head.
         rel = (self.grid_xy - self.landmarks[L.CHIN, :2]) / self.iod
         below_chin = rel @ self.ey
         self._head_weight = ((1 - _smoothstep(below_chin, 0.1, 1.1))

@@ -75,6 +75,10 @@ class FaceGeometry:
         """Face-local (du, dv) displacements in IOD units → pixel (dx, dy)."""
         return self.iod * (local[..., :1] * self.ex + local[..., 1:2] * self.ey)
 
+    def position(self, local: np.ndarray) -> np.ndarray:
+        """Face-local (u, v) positions in IOD units (from the mouth's centre) → photo pixels."""
+        return self.mouth_center + self.to_px(local)
+
     def lip_gap(self) -> float:
         """The widest gap between the inner lips, in IOD units (0 when the lips touch)."""
         gap = self.v[list(L.LIP_INNER_LOWER)] - self.v[list(L.LIP_INNER_UPPER)]

@@ -91,8 +91,8 @@ class FaceImage:
         v0, v1 = geometry.v.min() - _MARGIN_IOD, geometry.v.max() + _MARGIN_IOD
         us = u0 + (np.arange(int(math.ceil((u1 - u0) * UNIT_PX))) + 0.5) / UNIT_PX
         vs = v0 + (np.arange(int(math.ceil((v1 - v0) * UNIT_PX))) + 0.5) / UNIT_PX
-        grid = geometry.mouth_center + geometry.to_px(
-            np.stack(np.meshgrid(us, vs), axis=-1))  # photo pixel of each resampled pixel
+        # The photo pixel of each resampled pixel.
+        grid = geometry.position(np.stack(np.meshgrid(us, vs), axis=-1))
         source = _grey_for_sampling(image, grid, geometry.iod / UNIT_PX)
         x0, y0 = source.origin
         grey = cv2.remap(source.grey, (grid[..., 0] - x0).astype(np.float32),

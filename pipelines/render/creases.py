@@ -62,8 +62,7 @@ SKIN_TOLERANCE = 22.0  # in CIELAB units (lightness only in a black-and-white ph
 
 
 def _to_px(geometry: FaceGeometry, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    return (geometry.mouth_center[None] + geometry.iod
-            * (u[:, None] * geometry.ex[None] + v[:, None] * geometry.ey[None]))
+    return geometry.position(np.stack([u, v], axis=-1))
 
 
 def _brow_top(geometry: FaceGeometry) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +83,8 @@ def _forehead_top(geometry: FaceGeometry) -> tuple[np.ndarray, np.ndarray]:
 def _brow_heads(geometry: FaceGeometry) -> tuple[float, float]:
     """The midline between the brows' inner ends and half the gap between them (u, IOD): the
     forehead's middle, which is not the mouth's on a turned head."""
-    right, left = (float(geometry.u[list(L.EYE[s]["brow_inner"])].mean()) for s in ("Right", "Left"))
+    right, left = (float(geometry.u[list(L.EYE[side]["brow_inner"])].mean())
+                   for side in ("Right", "Left"))
     return (right + left) / 2, abs(left - right) / 2
 
 
@@ -161,17 +161,24 @@ def _nose_skin(geometry: FaceGeometry) -> np.ndarray:
     return _to_px(geometry, u[0] + t * (u[1] - u[0]), v[0] + t * (v[1] - v[0]))
 
 
-def _skin_likeness(image: np.ndarray, geometry: FaceGeometry, box, skin_points) -> np.ndarray:
-    """1 where the box looks like the skin at `skin_points`, falling to 0 on hair, hats and
-    frames."""
-    y0, y1, x0, x1 = box
-    lab = _lab(image[y0:y1, x0:x1])
+def _skin_colour(image: np.ndarray, skin_points: np.ndarray) -> np.ndarray | None:
+    """The typical CIELAB colour of the photo at these points (None when none is in it)."""
     h, w = image.shape[:2]
     xy = np.round(skin_points).astype(int)
     xy = xy[(xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)]
     if len(xy) == 0:
+        return None
+    return np.median(_lab(image[xy[:, 1], xy[:, 0]][None])[0], axis=0)
+
+
+def _skin_likeness(image: np.ndarray, geometry: FaceGeometry, box,
+                   skin: np.ndarray | None) -> np.ndarray:
+    """1 where the box looks like `skin` (a CIELAB colour), falling to 0 on hair, hats and
+    frames."""
+    y0, y1, x0, x1 = box
+    lab = _lab(image[y0:y1, x0:x1])
+    if skin is None:
         return np.zeros(lab.shape[:2], np.float32)
-    skin = np.median(_lab(image[xy[:, 1], xy[:, 0]][None])[0], axis=0)
     grey = float(np.abs(lab[..., 1:]).mean()) < 2.0
     diff = lab - skin
     if grey:
@@ -197,14 +204,14 @@ class ExpressionCreases:
         self.shadings: list[_Shading] = []
         groove = max(0.6, GROOVE_WIDTH * geometry.iod)
         blur = float(np.hypot(groove, softness))
+        forehead = _skin_colour(plate, _forehead_skin(geometry))
+        nose = _skin_colour(plate, _nose_skin(geometry))
         for row in CREASES:
             for side in (("Left", "Right") if row.sided else ("",)):
                 lines = self._lines(geometry, row.part, side)
-                if not lines:
-                    continue
-                skin = _nose_skin(geometry) if row.part == "nose_root" else _forehead_skin(geometry)
                 gain, box = self._draw(plate, geometry, lines, row.depth, groove, blur,
-                                       vertical=row.part == "glabella", skin=skin)
+                                       vertical=row.part == "glabella",
+                                       skin=nose if row.part == "nose_root" else forehead)
                 if gain is None:
                     continue
                 channel = BLENDSHAPE_INDEX[row.channel.replace("{s}", side)]

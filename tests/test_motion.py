@@ -418,7 +418,8 @@ def test_each_emotion_drives_its_action_units(speech_case, label, channel):
 def test_lip_closing_expressions_give_way_to_speech(speech_case, label):
     """A sad or angry face presses its lips and raises its chin in pauses, but still opens
     its mouth for every word: the jaw follows the words as in a neutral take (an angry one
-    as far, a sad one, low in energy, less far)."""
+    as far, a sad one, low in energy, a little less far: not so little that the words can no
+    longer be read off the lips)."""
     tr, pros, dur = speech_case
     m = run(tr, pros, dur, emotion=EmotionTrack([SegmentEmotion(Segment(0, dur), label, 1.0)]))
     neutral = run(tr, pros, dur)
@@ -432,7 +433,7 @@ def test_lip_closing_expressions_give_way_to_speech(speech_case, label):
     if label == "angry":
         np.testing.assert_allclose(jaw.mean(), neutral_jaw.mean(), rtol=0.15)
     else:
-        assert 0.55 < jaw.mean() / neutral_jaw.mean() < 0.95
+        assert 0.85 < jaw.mean() / neutral_jaw.mean() < 0.99
     if label == "sad":  # the corners stay well down while talking, fully in pauses
         frown = m.column("mouthFrownLeft")
         assert frown[pause].min() > 0.9 and 0.5 < frown[speech].mean() < 0.9

@@ -44,12 +44,14 @@ EXPRESSIONS: dict[str, Expression] = {
                        **_both("eyeLookDown", 0.25)},
                       posture=(0.0, 1.0, 0.0), head_gain=0.6,
                       # The frown stays on while talking (a talking mouth without it keeps a
-                      # smiling photo's curve and reads as happy); a sad voice moves the lips
-                      # less, and the lower lip, bent up at the sides by the frown, drops a
-                      # little so that it still parts for each word.
+                      # smiling photo's curve and reads as happy), and the lower lip, bent up
+                      # at the sides by the frown, drops a little so that it still parts for
+                      # each word. A sad voice moves the lips a little less, not so much less
+                      # that the frowning lips stop parting (with its low arousal, 0.9 of
+                      # the neutral mouth).
                       while_speaking={**_both("mouthFrown", 0.7),
                                       **_both("mouthLowerDown", 0.3)},
-                      articulation=0.9),
+                      articulation=0.95),
     # AU4 + AU5 + AU9 + AU15 + AU17 + AU24-ish lip roll: a glare with the chin up.
     "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.3), **_both("eyeSquint", 0.5),
                          **_both("noseSneer", 0.9), **_both("mouthFrown", 0.5),
@@ -83,6 +85,15 @@ EXPRESSIONS: dict[str, Expression] = {
 }
 
 RAMP_S = 0.4  # cross-fade duration at segment boundaries
+
+# Arousal widens the speech mouth more than its absence narrows it: an excited voice opens the
+# jaw further, but a subdued one, narrowed as much, parted a frowning mouth's lips so little that
+# the words could no longer be read off it.
+AROUSAL_WIDENS, AROUSAL_NARROWS = 0.25, 0.1
+
+
+def _arousal_articulation(arousal: float) -> float:
+    return (AROUSAL_WIDENS if arousal > 0 else AROUSAL_NARROWS) * arousal
 
 # Expression channels that hold the lips together (AU17 chin raise, AU24 press, AU28 roll):
 # they give way while the jaw articulates, or a sad or angry face would mumble.
@@ -131,7 +142,7 @@ def expression_overlay(times: np.ndarray, emotion: EmotionTrack | None, strength
         w = window(times, start, end, RAMP_S, centred=True)
         amount = float(np.clip(seg.intensity, 0.0, 1.0)) * strength
         arousal = float(np.clip(seg.arousal, -1.0, 1.0))
-        articulation += w * 0.25 * arousal * min(1.0, 0.5 + amount)
+        articulation += w * _arousal_articulation(arousal) * min(1.0, 0.5 + amount)
         if amount <= 0 or not w.any():
             continue
         articulation += w * amount * (expr.articulation - 1.0)

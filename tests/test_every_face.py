@@ -15,6 +15,7 @@ from pipelines.motion.visemes import MOUTH_SHAPES, viseme_weights
 from pipelines.render.cpu import CpuRenderer
 from pipelines.render.mouth import lip_colour, photo_teeth, sclera_colour
 from pipelines.settings import RenderSettings
+from pipelines.types import BLENDSHAPE_INDEX
 
 STILL = np.zeros(6, np.float32)
 PORTRAITS = {"smiling with teeth": "portrait.png", "closed mouth, glasses": "portrait_hopper.jpg",
@@ -182,6 +183,40 @@ def test_the_warp_never_tears_a_turned_face_under_rounded_lips():
     # The smoothed field puts points up to a few pixels from their vertices' exact place; a
     # torn map misses by a sixth of the eye distance.
     assert max(e for *_, e in worst) < 0.06 * rig.iod, worst
+
+
+@pytest.mark.parametrize("channel", ["mouthFrown", "mouthSmile", "mouthLowerDown"])
+def test_a_turned_face_moves_both_halves_of_its_mouth_alike(channel):
+    """On a head turned about 25 degrees the far half of the mouth is foreshortened to two
+    thirds of the near half. Lip actions shaped across the mouth's mean half-width bent the
+    near half short of its corner and moved the far corner itself: a lopsided, S-shaped lip
+    line (a frown pulled one corner down further, a lowered lip dragged one corner along)."""
+    from conftest import DATA
+
+    with FaceAnalyzer() as analyzer:
+        image, ref = load_portrait(DATA / "luis_pedro_coelho.jpg")
+        face = analyzer.analyze(image, ref, 320)
+    g = face.geometry
+    assert g.mouth_half("Left") > 1.3 * g.mouth_half("Right")  # the case this is about
+    rig = CpuRenderer(RenderSettings()).prepare(frame_image(image, face.framing), face).rig
+    base = np.zeros(len(BLENDSHAPE_INDEX), np.float32)
+    moved = base.copy()
+    for side in ("Left", "Right"):
+        moved[BLENDSHAPE_INDEX[channel + side]] = 1.0
+    down = ((rig.frame(moved, STILL).points - rig.frame(base, STILL).points) @ g.ey) / g.iod
+    lower_lip = np.array(L.LIP_OUTER_LOWER)
+    across = g.across_mouth(g.u[lower_lip])
+
+    order = np.argsort(across)
+
+    def at(share):  # the lower lip's move at this share of its own half-mouth
+        return np.interp(share, across[order], down[lower_lip][order])
+
+    corners = down[[L.MOUTH_LEFT, L.MOUTH_RIGHT]]
+    size = np.abs(down[list(L.LIP_OUTER_LOWER)]).max()
+    assert abs(corners[0] - corners[1]) < 0.15 * size, corners
+    for share in (0.5, 0.8):
+        assert abs(at(share) - at(-share)) < 0.2 * size, (share, at(share), at(-share))
 
 
 @pytest.fixture(scope="module")

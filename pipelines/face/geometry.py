@@ -54,6 +54,22 @@ class FaceGeometry:
         """Half the mouth's width between its outer corners, in IOD units."""
         return abs(float(self.u[L.MOUTH_LEFT] - self.u[L.MOUTH_RIGHT])) / 2
 
+    def mouth_half(self, side: str) -> float:
+        """One side's half of the mouth ("Left", "Right": the subject's), from the mouth's
+        centre to that outer corner, in IOD units. On a turned head the far half is
+        foreshortened: the two differ by up to half on a face turned 25 degrees."""
+        corner = L.MOUTH_LEFT if side == "Left" else L.MOUTH_RIGHT
+        # A floor, for a face turned so far that its far corner is almost at the centre.
+        return max(abs(float(self.u[corner])), 0.2 * self.mouth_half_width, 1e-6)
+
+    def across_mouth(self, u: np.ndarray) -> np.ndarray:
+        """Where places `u` lie across the mouth, as a share of their own side's half-mouth:
+        -1 at the subject's right corner, 0 at the centre, 1 at the left corner (beyond the
+        corners, past ±1). Measured per side, a lip shaped across the mouth reaches both
+        corners of a turned face, not the near one too early and the far one never."""
+        u = np.asarray(u, dtype=np.float64)
+        return np.where(u >= 0, u / self.mouth_half("Left"), u / self.mouth_half("Right"))
+
     def iris_of(self, side: str) -> tuple[int, ...]:
         """The iris landmarks (centre first, then four on its rim) of one eye ("Left",
         "Right"): the mesh's two iris groups are taken by nearness to each eye."""

@@ -280,7 +280,7 @@ class FaceRig:
         # The corners pull the upper lip beside them down too (it is stretched, not lifted),
         # so the opening narrows to a point at each corner instead of a box with dark wings.
         upper_idx = list(upper_lip)
-        from_centre = np.clip(np.abs(u[upper_idx]) / max(self.mouth_half_width, 1e-6), 0, 1)
+        from_centre = np.clip(np.abs(self.geometry.across_mouth(u[upper_idx])), 0, 1)
         jaw_w[upper_idx] = CORNER_DROP * from_centre ** 2
         return jaw_w
 
@@ -320,7 +320,7 @@ class FaceRig:
         a lip hangs from the mouth's corners, so it moves most in the middle and not at all at
         the corners, in a smooth curve (an even move bends it sharply beside each corner, and a
         lowered lip turns into a V)."""
-        across = self.u[list(ids)] / max(self.mouth_half_width, 1e-6)
+        across = self.geometry.across_mouth(self.u[list(ids)])
         return np.sqrt(np.clip(1 - across ** 2, 0, 1))
 
     def _lip_thickness(self, ids, outer, inner) -> np.ndarray:
@@ -368,13 +368,16 @@ class FaceRig:
         lips = (L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER + L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER
                 + L.MOUTH_CORNERS_OUTER + L.MOUTH_CORNERS_INNER)
         sign = 1.0 if s == "Left" else -1.0
+        # A corner's sideways pull is foreshortened with its half of the mouth (a turned head's
+        # far corner moves less across the picture); its rise or fall is not.
+        du *= self.geometry.mouth_half(s) / max(self.mouth_half_width, 1e-6)
         # Lips pulled wider get thinner (their outer edges come towards the line where they
         # meet); without it a stretched mouth reads as swollen lips.
         thin = 0.35 * max(du, 0.0)
         upper_outer, lower_outer = set(L.LIP_OUTER_UPPER), set(L.LIP_OUTER_LOWER)
         h = {}
         for i in lips:
-            t = np.clip(sign * self.u[i] / max(self.mouth_half_width, 1e-6), 0.0, 1.0)
+            t = float(np.clip(sign * self.geometry.across_mouth(self.u[i]), 0.0, 1.0))
             towards_line = thin * t * (1 - t) * 4 * (1 if i in upper_outer else -1 if i in lower_outer else 0)
             h[int(i)] = (sign * du * t, dv * t ** bend + towards_line)
         return self._spread(h, sigma)

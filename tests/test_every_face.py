@@ -219,6 +219,37 @@ def test_a_turned_face_moves_both_halves_of_its_mouth_alike(channel):
         assert abs(at(share) - at(-share)) < 0.2 * size, (share, at(share), at(-share))
 
 
+def test_the_front_teeth_sit_on_the_faces_midline_on_a_turned_head():
+    """The row of teeth is centred on the mouth's midline (where the lips' middle is), each side
+    spanning its own, foreshortened half of the opening. Centred on the opening's middle, a turned
+    head's front teeth stood off its midline, towards the near corner."""
+    from conftest import DATA
+
+    with FaceAnalyzer() as analyzer:
+        image, ref = load_portrait(DATA / "luis_pedro_coelho.jpg")
+        face = analyzer.analyze(image, ref, 512)
+    renderer = CpuRenderer(RenderSettings())
+    prep = renderer.prepare(frame_image(image, face.framing), face)
+    # Teeth whose only mark is a dark gap between the two front teeth.
+    texture = np.ones((32, 200), np.float32)
+    texture[:, 97:103] = 0.15
+    prep.mouth.look = dataclasses.replace(prep.mouth.look, texture=texture, grain=0.0)
+    w = np.maximum(still_expression("neutral", 1.0, prep.rig.rest_expression, speaking=True),
+                   viseme_weights("AA")).astype(np.float32)
+    f = prep.rig.frame(w, STILL)
+    frame = renderer.draw(prep, f, w).astype(float).mean(axis=2)
+    upper = f.points[list(L.INNER_UPPER_LINE)]
+    midline = f.points[L.UPPER_LIP_INNER]
+    # Just below the upper lip, across the middle of the opening.
+    y = int(round(midline[1] + 0.03 * prep.rig.iod))
+    xs = np.arange(int(upper[:, 0].min()) + 4, int(upper[:, 0].max()) - 4)
+    row = frame[y, xs]
+    lit = row > 0.6 * row.max()
+    inside = xs[(xs > xs[lit].min()) & (xs < xs[lit].max())]
+    gap = inside[np.argmin(frame[y, inside])]
+    assert abs(gap - midline[0]) < 0.02 * prep.rig.iod, (gap, round(float(midline[0]), 1))
+
+
 @pytest.fixture(scope="module")
 def spoken():
     """One recording analysed once on a bearded portrait (the beard hides most of the lips'

@@ -55,6 +55,40 @@ def teeth_half_span(mouth_width: float, neutral_width: float | None) -> float:
 ROUND_FROM, ROUND_FULL, ROUND_COVER = 0.35, 0.85, 0.6
 
 
+@dataclass(frozen=True)
+class _TeethRow:
+    """Where a row of teeth lies across the opening (ROI pixels): its middle on the mouth's
+    midline, and on each side a share of that side's half of the opening. On a turned head the
+    far half is foreshortened: a row centred on the opening's middle put the front teeth off
+    the face's midline, towards the near corner, and filled the far half to its corner."""
+
+    centre: float
+    left: float  # extent towards smaller x
+    right: float  # extent towards larger x
+
+    @classmethod
+    def across(cls, ring: np.ndarray, midline_x: float, half: float, x0: float) -> "_TeethRow":
+        """`ring`: the opening's points; `half`: the row's mean half-span; `x0`: the ROI's left
+        edge."""
+        mean_half = max(np.ptp(ring[:, 0]) / 2, 1e-6)
+        to_left = max(midline_x - ring[:, 0].min(), 0.2 * mean_half)
+        to_right = max(ring[:, 0].max() - midline_x, 0.2 * mean_half)
+        return cls(midline_x - x0, half * to_left / mean_half, half * to_right / mean_half)
+
+    @property
+    def width(self) -> float:
+        return self.left + self.right
+
+    def xs(self, n: int) -> np.ndarray:
+        return np.concatenate([np.linspace(self.centre - self.left, self.centre, n // 2, endpoint=False),
+                               np.linspace(self.centre, self.centre + self.right, n - n // 2)])
+
+    def share(self, x: np.ndarray) -> np.ndarray:
+        """-1 at the row's left end, 0 on the midline, 1 at its right end."""
+        x = np.asarray(x, dtype=np.float64) - self.centre
+        return np.where(x < 0, x / max(self.left, 1e-6), x / max(self.right, 1e-6))
+
+
 def teeth_shown(opening: float, mouth_width: float) -> float:
     roundness = opening / max(mouth_width, 1e-6)
     return 1.0 - ROUND_COVER * float(np.clip((roundness - ROUND_FROM) / (ROUND_FULL - ROUND_FROM), 0, 1))
@@ -206,9 +240,8 @@ def photo_teeth(image: np.ndarray, geometry: FaceGeometry) -> np.ndarray | None:
     upper = p[list(L.INNER_UPPER_LINE)]
     lower = p[list(L.INNER_LOWER_LINE)]
     order = np.argsort(upper[:, 0])
-    centre = upper[:, 0].mean()
-    half = 0.5 * (upper[:, 0].max() - upper[:, 0].min()) * 0.8
-    xs = np.linspace(centre - half, centre + half, 64)
+    # Its middle column on the midline, as the drawn row puts it.
+    xs = _TeethRow.across(upper, p[L.UPPER_LIP_INNER, 0], 0.8 * np.ptp(upper[:, 0]) / 2, 0.0).xs(64)
     top = np.interp(xs, upper[order, 0], upper[order, 1])
     order_lo = np.argsort(lower[:, 0])
     bottom = np.interp(xs, lower[order_lo, 0], lower[order_lo, 1])
@@ -331,12 +364,13 @@ class MouthInterior:
         mouth_w = np.ptp(ring[:, 0])
         if self.teeth:
             half = teeth_half_span(mouth_w, None if teeth_line is None else np.ptp(teeth_line[:, 0]))
-            interior = self._tongue(interior, lower - off, mouth_w, opening)
-            interior = self._teeth_row(interior, upper - off, lower - off, half, down=True,
+            row = _TeethRow.across(ring, points[L.UPPER_LIP_INNER, 0], half, off[0])
+            interior = self._tongue(interior, lower - off, row.centre, mouth_w, opening)
+            interior = self._teeth_row(interior, upper - off, lower - off, row, down=True,
                                        opening=opening,
                                        anchor=None if teeth_line is None else teeth_line - off,
                                        show=teeth_shown(opening, mouth_w))
-            interior = self._teeth_row(interior, lower - off, upper - off, half, down=False,
+            interior = self._teeth_row(interior, lower - off, upper - off, row, down=False,
                                        opening=opening)
 
         # As soft as the photo around it, with its grain.
@@ -400,19 +434,18 @@ class MouthInterior:
         frame[y0:y1, x0:x1] = np.clip(roi * (1 - SEAM_DARKNESS * a[..., None]), 0, 255).astype(np.uint8)
         return frame
 
-    def _teeth_row(self, img: np.ndarray, lip: np.ndarray, other_lip: np.ndarray, half: float,
-                   down: bool, opening: float = 0.0, anchor: np.ndarray | None = None,
-                   show: float = 1.0) -> np.ndarray:
-        """A row of teeth following a lip line, `half` wide on each side of the mouth's centre:
-        upper teeth hang down from the upper lip; the lower row shows only when the jaw is well
-        open."""
+    def _teeth_row(self, img: np.ndarray, lip: np.ndarray, other_lip: np.ndarray,
+                   row: _TeethRow, down: bool, opening: float = 0.0,
+                   anchor: np.ndarray | None = None, show: float = 1.0) -> np.ndarray:
+        """A row of teeth following a lip line, spanning `row` on each side of the mouth's
+        midline: upper teeth hang down from the upper lip; the lower row shows only when the
+        jaw is well open."""
         height = (0.075 if down else 0.05) * self.iod
         if not down:
             if opening < 0.2 * self.iod:  # the lower lip hides the lower teeth in most speech
                 return img
             height *= min(1.0, (opening - 0.2 * self.iod) / (0.1 * self.iod))
-        centre_x = lip[:, 0].mean()
-        xs = np.linspace(centre_x - half, centre_x + half, 24)
+        xs = row.xs(24)
         order = np.argsort(lip[:, 0])
         edge_y = np.interp(xs, lip[order, 0], lip[order, 1])
         order = np.argsort(other_lip[:, 0])
@@ -421,7 +454,7 @@ class MouthInterior:
         # Teeth are shorter towards the sides (they curve away), and never fill more than half
         # of the local gap: a small opening shows the teeth's edges over a dark gap. A gentle
         # taper: a steep one left two long front teeth in the middle of the opening.
-        falloff = np.sqrt(np.clip(1 - ((xs - centre_x) / half) ** 2, 0, 1))
+        falloff = np.sqrt(np.clip(1 - row.share(xs) ** 2, 0, 1))
         profile = 0.55 + 0.45 * falloff
         # Where each tooth ends (its texture's last row), drawn or hidden by the lower lip.
         full_tip = edge_y + sign * height * profile
@@ -442,7 +475,8 @@ class MouthInterior:
         cv2.fillPoly(m, [_poly(poly)], 255, cv2.LINE_AA, _SHIFT)
         a = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.008 * self.iod))
         yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]].astype(np.float32)
-        side = np.clip(np.abs(xx - centre_x) / half, 0, 1)
+        across = np.clip(row.share(xx), -1, 1)
+        side = np.abs(across)
         base_row = np.interp(xx, xs, base_y)
         tip_row = np.interp(xx, xs, full_tip)
         # The texture's rows run from the gum line to the tips; columns across the row.
@@ -451,10 +485,12 @@ class MouthInterior:
         # several times larger than the row picks single dark gaps between teeth at full
         # strength in a few places (long black notches) and misses the rest.
         rows = float(np.max(np.abs(full_tip - base_y)))
-        size = (max(2, min(tex.shape[1], int(round(2 * half)))), max(2, min(tex.shape[0], int(round(rows)))))
+        size = (max(2, min(tex.shape[1], int(round(row.width)))), max(2, min(tex.shape[0], int(round(rows)))))
         tex = cv2.resize(tex, size, interpolation=cv2.INTER_AREA)
         th, tw = tex.shape
-        tx = (xx - (centre_x - half)) / max(2 * half, 1e-6) * (tw - 1)
+        # The texture's middle (the front teeth) on the midline, each half of it squeezed into
+        # its own side of the row.
+        tx = (across + 1) / 2 * (tw - 1)
         ty = (yy - base_row) / np.where(np.abs(tip_row - base_row) < 1e-3, 1e-3, tip_row - base_row)
         ty = np.clip(0.15 + 0.85 * ty, 0, 1) * (th - 1)
         shade = cv2.remap(tex, tx.astype(np.float32), ty.astype(np.float32), cv2.INTER_LINEAR,
@@ -465,10 +501,10 @@ class MouthInterior:
         teeth = self.teeth_rgb[None, None, :] * light[..., None]
         return img * (1 - a[..., None]) + teeth * a[..., None]
 
-    def _tongue(self, img: np.ndarray, lower: np.ndarray, mouth_w: float, opening: float) -> np.ndarray:
+    def _tongue(self, img: np.ndarray, lower: np.ndarray, cx: float, mouth_w: float,
+                opening: float) -> np.ndarray:
         if opening < 0.12 * self.iod:
             return img
-        cx = lower[:, 0].mean()
         cy = lower[:, 1].max() + 0.02 * self.iod
         axes = (0.32 * mouth_w, 0.11 * self.iod)
         m = np.zeros(img.shape[:2], np.uint8)

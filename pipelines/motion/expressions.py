@@ -52,10 +52,15 @@ EXPRESSIONS: dict[str, Expression] = {
                       while_speaking={**_both("mouthFrown", 0.7),
                                       **_both("mouthLowerDown", 0.3)},
                       articulation=0.95),
-    # AU4 + AU5 + AU9 + AU15 + AU17 + AU24-ish lip roll: a glare with the chin up.
-    "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.3), **_both("eyeSquint", 0.5),
-                         **_both("noseSneer", 0.9), **_both("mouthFrown", 0.5),
-                         **_both("mouthPress", 0.35), "mouthShrugLower": 0.37,
+    # The EMFACS anger prototype, AU4 + AU5 + AU7 + AU23/24 (+ AU17): brows lowered and
+    # drawn together over a glare (upper lids raised, lower lids tightened), lips pressed
+    # thin, the chin up. The nose wrinkler (AU9) and the lip corner depressor (AU15) belong
+    # to disgust and sadness, and much of them lined the nose and turned the mouth down on an
+    # angry face. A trace of each stays (AU9 comes with a hard AU4; the corners of pressed lips
+    # turn down a little).
+    "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.5), **_both("eyeSquint", 0.5),
+                         **_both("noseSneer", 0.3), **_both("mouthFrown", 0.1),
+                         **_both("mouthPress", 0.5), "mouthShrugLower": 0.37,
                          "mouthRollLower": 0.35},
                         posture=(0.0, -3.0, 0.0), head_gain=1.2),
     # AU1 + AU2 + AU5 + AU26 with the lower lip dropped (AU16/25) and the lips rounding a

@@ -19,6 +19,12 @@ def inter_ocular(landmarks: np.ndarray) -> float:
     return float(np.linalg.norm(p[L.LEFT_EYE_OUTER] - p[L.RIGHT_EYE_OUTER]))
 
 
+def _local(px: np.ndarray, centre: np.ndarray, iod: float, ex: np.ndarray,
+           ey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rel = (np.asarray(px, dtype=np.float64) - centre) / iod
+    return rel @ ex, rel @ ey
+
+
 @dataclass(frozen=True)
 class FaceGeometry:
     """Landmarks of one framed portrait and the face-local frame built on them.
@@ -45,9 +51,9 @@ class FaceGeometry:
         ex = (p[L.LEFT_EYE_OUTER] - p[L.RIGHT_EYE_OUTER]) / iod
         ey = np.array([-ex[1], ex[0]])
         centre = (p[L.UPPER_LIP_INNER] + p[L.LOWER_LIP_INNER]) / 2
-        rel = (p - centre) / iod
-        return cls(landmarks=lm, iod=iod, ex=ex, ey=ey, mouth_center=centre, u=rel @ ex,
-                   v=rel @ ey, pose=head_pose(lm))
+        u, v = _local(p, centre, iod, ex, ey)
+        return cls(landmarks=lm, iod=iod, ex=ex, ey=ey, mouth_center=centre, u=u, v=v,
+                   pose=head_pose(lm))
 
     @property
     def mouth_half_width(self) -> float:
@@ -94,6 +100,10 @@ class FaceGeometry:
     def position(self, local: np.ndarray) -> np.ndarray:
         """Face-local (u, v) positions in IOD units (from the mouth's centre) → photo pixels."""
         return self.mouth_center + self.to_px(local)
+
+    def local(self, px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Photo pixels (..., 2) → face-local (u, v) in IOD units: the inverse of `position`."""
+        return _local(px, self.mouth_center, self.iod, self.ex, self.ey)
 
     def lip_gap(self) -> float:
         """The widest gap between the inner lips, in IOD units (0 when the lips touch)."""

@@ -65,19 +65,24 @@ def _to_px(geometry: FaceGeometry, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return geometry.position(np.stack([u, v], axis=-1))
 
 
-def _brow_top(geometry: FaceGeometry) -> tuple[np.ndarray, np.ndarray]:
-    """The brows' upper edge across the face, (u, v) sorted by u, through the gap between them."""
-    ids = [i for side in ("Right", "Left") for i in L.EYE[side]["brow_top"]]
-    u, v = geometry.u[ids], geometry.v[ids]
+# The brows' upper edges, the subject's right brow then the left.
+_BROW_TOP = tuple(i for side in ("Right", "Left") for i in L.EYE[side]["brow_top"])
+
+
+def _contour(geometry: FaceGeometry, ids) -> tuple[np.ndarray, np.ndarray]:
+    """A line through these mesh points across the face, (u, v) sorted by u."""
+    u, v = geometry.u[list(ids)], geometry.v[list(ids)]
     order = np.argsort(u)
     return u[order], v[order]
 
 
-def _forehead_top(geometry: FaceGeometry) -> tuple[np.ndarray, np.ndarray]:
-    ids = list(L.FOREHEAD_TOP)
-    u, v = geometry.u[ids], geometry.v[ids]
-    order = np.argsort(u)
-    return u[order], v[order]
+def _up_the_forehead(geometry: FaceGeometry, u: np.ndarray, share: float) -> np.ndarray:
+    """The height (v) at places `u` that lies `share` of the way from the brows' upper edge
+    (through the gap between them) up to the mesh's top edge."""
+    bu, bv = _contour(geometry, _BROW_TOP)
+    tu, tv = _contour(geometry, L.FOREHEAD_TOP)
+    brows = np.interp(u, bu, bv)
+    return brows + share * (np.interp(u, tu, tv) - brows)
 
 
 def _brow_heads(geometry: FaceGeometry) -> tuple[float, float]:
@@ -90,14 +95,13 @@ def _brow_heads(geometry: FaceGeometry) -> tuple[float, float]:
 
 def _forehead_lines(geometry: FaceGeometry) -> list[np.ndarray]:
     """Each forehead line as (u, v, strength along it), parallel to the brows."""
-    bu, bv = _brow_top(geometry)
-    tu, tv = _forehead_top(geometry)
+    brows = geometry.u[list(_BROW_TOP)]
     mid, _ = _brow_heads(geometry)
-    reach = FOREHEAD_SPAN * min(mid - bu[0], bu[-1] - mid)
+    reach = FOREHEAD_SPAN * min(mid - brows.min(), brows.max() - mid)
     lines = []
     for k, share in enumerate(FOREHEAD_LINES):
         u = mid + np.linspace(-reach, reach, 64)
-        v = np.interp(u, bu, bv) + share * (np.interp(u, tu, tv) - np.interp(u, bu, bv))
+        v = _up_the_forehead(geometry, u, share)
         # Real lines are not ruled: a slow wave, different on each line.
         v = v + 0.006 * np.sin(2.3 * (u - mid) / max(reach, 1e-6) * np.pi + 1.7 * k)
         along = np.sin(np.linspace(0, np.pi, len(u))) ** 0.6
@@ -143,14 +147,9 @@ def _lab(image: np.ndarray) -> np.ndarray:
 def _forehead_skin(geometry: FaceGeometry) -> np.ndarray:
     """Points (pixels) spread over the lower middle of the forehead, where skin shows even
     under a fringe or a hat brim."""
-    bu, bv = _brow_top(geometry)
-    tu, tv = _forehead_top(geometry)
     u = _brow_heads(geometry)[0] + np.linspace(-0.25, 0.25, 9)
-    points = []
-    for share in (0.15, 0.3, 0.45):
-        v = np.interp(u, bu, bv) + share * (np.interp(u, tu, tv) - np.interp(u, bu, bv))
-        points.append(_to_px(geometry, u, v))
-    return np.concatenate(points)
+    return np.concatenate([_to_px(geometry, u, _up_the_forehead(geometry, u, share))
+                           for share in (0.15, 0.3, 0.45)])
 
 
 def _nose_skin(geometry: FaceGeometry) -> np.ndarray:

@@ -584,8 +584,7 @@ class FaceRig:
         """Per grid point: 1 on and near the head; 0 from the mouth down, further than
         SHOULDER_CLEARANCE beyond the side of the face."""
         g = self.geometry
-        rel = (self.grid_xy - g.mouth_center) / self.iod
-        u, v = rel @ g.ex, rel @ g.ey
+        u, v = g.local(self.grid_xy)
         oval = list(L.FACE_OVAL)
         level = np.abs(g.v[oval]) < 0.35  # the oval's sides around the mouth's height
         right, left = float(g.u[oval][level].min()), float(g.u[oval][level].max())

@@ -456,7 +456,7 @@ def test_a_head_turn_leaves_a_shoulder_beside_the_face_where_it_is(framed_face):
     f = rig.frame(np.zeros_like(rig.rest_expression), np.array([8, 5, 4, 0, 0, 0], np.float32))
 
     def moved(u, v):
-        x, y = np.round(g.mouth_center + g.iod * (u * g.ex + v * g.ey)).astype(int)
+        x, y = np.round(g.position(np.array([u, v]))).astype(int)
         assert 0 <= x < w and 0 <= y < h
         return float(np.hypot(f.map_x[y, x] - x, f.map_y[y, x] - y))
 

@@ -118,12 +118,14 @@ def test_teeth_are_a_row_no_brighter_than_the_photos_whites(faces, name):
     opening = np.ptp(f.points[list(L.INNER_LIP_RING), 0])
     assert biggest > 0.35 * opening
     if name != "closed mouth, glasses":  # her eyes' whites hardly show behind the glasses
-        # No brighter than the whites this photo shows: its eyes', or its own teeth's where
-        # it shows them (a grin's narrowed eyes may show less white than its teeth).
+        # No brighter than the whites this photo shows: its eyes', or the lit faces of its own
+        # teeth where it shows them (a grin's narrowed eyes may show less white than its teeth).
         whites = sclera_colour(framed, face.geometry).mean()
         own = photo_teeth(framed, face.geometry)
         if own is not None:
-            whites = max(whites, float(np.median(own.astype(float).mean(axis=2))))
+            own_lum = own.astype(float).mean(axis=2)
+            lit_faces = own_lum[own_lum >= np.percentile(own_lum, 70)]
+            whites = max(whites, float(np.median(lit_faces)))
         lum = frame[teeth].astype(float).mean(axis=1)
         assert np.percentile(lum, 90) <= whites + 8
     if name == "black and white":
@@ -231,7 +233,7 @@ def test_the_front_teeth_sit_on_the_faces_midline_on_a_turned_head():
     renderer = CpuRenderer(RenderSettings())
     prep = renderer.prepare(frame_image(image, face.framing), face)
     # Teeth whose only mark is a dark gap between the two front teeth.
-    texture = np.ones((32, 200), np.float32)
+    texture = np.ones((32, 200, 3), np.float32)
     texture[:, 97:103] = 0.15
     prep.mouth.look = dataclasses.replace(prep.mouth.look, texture=texture, grain=0.0)
     w = np.maximum(still_expression("neutral", 1.0, prep.rig.rest_expression, speaking=True),
@@ -457,3 +459,21 @@ def test_rounded_lips_under_a_frown_are_drawn_from_their_own_place_in_the_photo(
     source_y = cv2.remap(f.map_y, at[None, :, 0], at[None, :, 1], cv2.INTER_LINEAR)[0]
     miss = np.hypot(source_x - face.landmarks[lips, 0], source_y - face.landmarks[lips, 1])
     assert miss.max() < 0.08 * rig.iod, miss.max() / rig.iod
+@pytest.mark.parametrize("name", ["smiling with teeth", "grinning"])
+def test_a_photos_own_teeth_keep_their_colour_and_light(faces, name):
+    """Where the photo shows its teeth, the drawn row is those teeth: as warm and as bright as
+    the photo shows them, not a grey band."""
+    renderer, prep, face, framed = faces[name]
+    w = np.maximum(prep.rig.rest_expression, viseme_weights("AA")).astype(np.float32)
+    f = prep.rig.frame(w, STILL)
+    frame = renderer.draw(prep, f, w)
+    teeth = frame[_teeth_mask(frame, f.points, lip_colour(framed, face.geometry))].astype(float)
+    own = photo_teeth(framed, face.geometry).reshape(-1, 3).astype(float)
+    own = own[own.mean(axis=1) >= np.percentile(own.mean(axis=1), 70)]  # their lit faces
+    drawn = teeth[teeth.mean(axis=1) >= np.percentile(teeth.mean(axis=1), 70)]
+
+    def warmth(px):  # red over blue, relative to brightness
+        return float(np.median((px[:, 0] - px[:, 2]) / px.mean(axis=1)))
+
+    assert abs(warmth(drawn) - warmth(own)) < 0.04
+    assert np.median(drawn.mean(axis=1)) > 0.92 * np.median(own.mean(axis=1))

@@ -4,8 +4,9 @@ The warp alone would stretch whatever the photo shows between the lips (a line, 
 photo's own teeth) into the opening. Instead the opening is filled with a cavity that darkens
 towards the back, the upper teeth in a row hanging from the skull (they show as the upper lip
 rises), the lower teeth rising with the jaw behind the lower lip, and a tongue when the mouth
-opens wide. The teeth are shaded by a real photograph of teeth (the portrait's own where it
-shows them), and everything takes its colour, light, softness and grain from the portrait.
+opens wide. The teeth are the portrait's own where it shows them (their colour and light as
+the photo has them), else shaded by a real photograph of teeth, and everything takes its
+colour, light, softness and grain from the portrait.
 """
 from __future__ import annotations
 
@@ -179,7 +180,9 @@ class MouthLook:
     teeth: np.ndarray  # RGB of the teeth's brightest part
     cavity: np.ndarray  # RGB of the mouth's back
     tongue: np.ndarray
-    texture: np.ndarray  # upper teeth, rows from the gum line to the tips, luminance 0..~1
+    # Upper teeth, rows from the gum line to the tips: each pixel's share of `teeth`, per
+    # channel (0..1).
+    texture: np.ndarray
     soften: float  # blur sigma (pixels) of the drawn interior
     grain: float  # noise level (grey levels) of the photo's skin
     skin: np.ndarray  # RGB of the cheeks, where the grain is measured
@@ -199,16 +202,17 @@ class MouthLook:
         if own is not None:  # the photo's own teeth, in its own light
             lum = _luminance(own)
             teeth = np.median(own[lum >= np.percentile(lum, 70)].astype(np.float32), axis=0)
-            # A grinning photo's narrowed eyes can show less white than its teeth do: those
-            # teeth, at their usual brightness, are as this face looks.
-            limit = max(limit, float(np.median(lum)))
+            # A grinning photo's narrowed eyes can show less white than its teeth do: its
+            # teeth, as bright as the photo shows their lit faces, are as this face looks.
+            limit = max(limit, float(_luminance(teeth[None])[0]))
+            texture = own_teeth_texture(own, teeth)
         else:  # teeth sit in the mouth's shade: a little below the sclera
             teeth = sclera * 0.92
+            texture = teeth_texture(_bundled_teeth())
         # Never brighter than the whites this photo shows (its eyes', or its own teeth's).
         teeth = teeth * min(1.0, limit / max(float(_luminance(teeth[None])[0]), 1.0))
         cavity = lips * 0.28
         tongue = lips * 0.78
-        texture = teeth_texture(own if own is not None else _bundled_teeth())
         # An upscaled photo is soft by that factor; anything drawn sharper would stand out.
         soften = max(0.5, 0.6 * upscale, 0.006 * geometry.iod)
         return cls(teeth=teeth, cavity=cavity, tongue=tongue, texture=texture, soften=soften,
@@ -222,13 +226,22 @@ def _bundled_teeth() -> np.ndarray:
 
 
 def teeth_texture(strip: np.ndarray) -> np.ndarray:
-    """The upper teeth's shading (luminance, 1 = a tooth's lit face) from a strip of real
-    teeth: the photo's own where it shows them, else a photograph of a row of teeth (assets/).
-    Used as shading only, so the colour and light stay this photo's."""
+    """The upper teeth's shading from a photograph of a row of someone else's teeth (assets/):
+    its luminance only (1 = a tooth's lit face), so the colour and light stay this photo's."""
     lum = _luminance(strip)
     # Most of a tooth's face is lit about alike: a tooth is as bright as the teeth colour
     # (itself no brighter than the eyes' whites) over most of it, darker at its edges.
-    return np.clip(lum / max(float(np.percentile(lum, 60)), 1.0), 0.0, 1.1).astype(np.float32)
+    shade = np.clip(lum / max(float(np.percentile(lum, 60)), 1.0), 0.0, 1.0)
+    return np.repeat(shade[..., None], 3, axis=2).astype(np.float32)
+
+
+def own_teeth_texture(strip: np.ndarray, teeth: np.ndarray) -> np.ndarray:
+    """The photo's own teeth as each pixel's share of `teeth` (their lit colour), channel by
+    channel: drawn back at the teeth colour they keep the photo's own ivory, the pink of the
+    gums under the lip and the shading between teeth. Grey shading tinted with one colour
+    (that of their lit faces, the least saturated part) would draw them colder and flatter
+    than the photo shows them."""
+    return np.clip(strip.astype(np.float32) / np.maximum(teeth, 1.0), 0.0, 1.0)
 
 
 def photo_teeth(image: np.ndarray, geometry: FaceGeometry) -> np.ndarray | None:
@@ -487,7 +500,7 @@ class MouthInterior:
         rows = float(np.max(np.abs(full_tip - base_y)))
         size = (max(2, min(tex.shape[1], int(round(row.width)))), max(2, min(tex.shape[0], int(round(rows)))))
         tex = cv2.resize(tex, size, interpolation=cv2.INTER_AREA)
-        th, tw = tex.shape
+        th, tw = tex.shape[:2]
         # The texture's middle (the front teeth) on the midline, each half of it squeezed into
         # its own side of the row.
         tx = (across + 1) / 2 * (tw - 1)
@@ -497,8 +510,8 @@ class MouthInterior:
                           borderMode=cv2.BORDER_REPLICATE)
         # Darker towards the sides as the teeth curve back into the mouth, and the lower row
         # stands in the upper lip's and the upper teeth's shadow.
-        light = (1 - 0.4 * side ** 2) * np.clip(shade, 0, 1.0) * (1.0 if down else 0.8)
-        teeth = self.teeth_rgb[None, None, :] * light[..., None]
+        light = ((1 - 0.4 * side ** 2) * (1.0 if down else 0.8))[..., None] * np.clip(shade, 0, 1.0)
+        teeth = self.teeth_rgb[None, None, :] * light
         return img * (1 - a[..., None]) + teeth * a[..., None]
 
     def _tongue(self, img: np.ndarray, lower: np.ndarray, cx: float, mouth_w: float,

@@ -181,7 +181,7 @@ class MouthLook:
     cavity: np.ndarray  # RGB of the mouth's back
     tongue: np.ndarray
     # Upper teeth, rows from the gum line to the tips: each pixel's share of `teeth`, per
-    # channel (0..1).
+    # channel (0..~1).
     texture: np.ndarray
     soften: float  # blur sigma (pixels) of the drawn interior
     grain: float  # noise level (grey levels) of the photo's skin
@@ -231,7 +231,7 @@ def teeth_texture(strip: np.ndarray) -> np.ndarray:
     lum = _luminance(strip)
     # Most of a tooth's face is lit about alike: a tooth is as bright as the teeth colour
     # (itself no brighter than the eyes' whites) over most of it, darker at its edges.
-    shade = np.clip(lum / max(float(np.percentile(lum, 60)), 1.0), 0.0, 1.0)
+    shade = np.clip(lum / max(float(np.percentile(lum, 60)), 1.0), 0.0, 1.1)
     return np.repeat(shade[..., None], 3, axis=2).astype(np.float32)
 
 

@@ -524,13 +524,14 @@ def test_csv_export(tmp_path, speech_case):
     assert [p.name for p in path.parent.iterdir()] == ["motion.csv"]  # no temp file left
 
 
-def test_a_smiling_photo_keeps_its_smile_when_surprised_but_not_when_sad():
+def test_a_smiling_photo_keeps_its_smile_only_when_neutral_or_happy():
     from pipelines.motion.expressions import still_expression
 
     rest = np.zeros(len(BLENDSHAPE_INDEX))
     rest[[BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]] = 0.9
     smile = lambda w: w[BLENDSHAPE_INDEX["mouthSmileLeft"]]
-    assert smile(still_expression("surprised", 1.0, rest)) == pytest.approx(0.9)
+    assert smile(still_expression("neutral", 1.0, rest)) == pytest.approx(0.9)
     assert smile(still_expression("happy", 1.0, rest)) >= 0.9
-    for opposed in ("sad", "angry", "fearful", "disgusted"):
+    # A surprised face that keeps a grin reads as a laugh.
+    for opposed in ("surprised", "sad", "angry", "fearful", "disgusted"):
         assert smile(still_expression(opposed, 1.0, rest)) < 0.2, opposed

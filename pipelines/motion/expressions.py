@@ -116,13 +116,12 @@ class ExpressionLayer:
     articulation: np.ndarray  # (N,) scales mouth movement: wider when aroused, smaller when low
 
 
-# Emotions that keep the photo's own expression: a smiling photo stays smiling. Surprise's
-# actions (brows and lids raised, jaw dropped) do not oppose a smile, and a smiling face that is
-# surprised stays a smiling face; taking a broad grin off is the largest change the warp makes to
-# a face, and the one that most makes it someone else. Any other emotion opposes the smile
-# (corners pulled down, lips pressed or stretched) and fades it out in proportion to its
-# intensity.
-KEEPS_REST = ("neutral", "happy", "surprised")
+# Emotions that keep the photo's own expression: a smiling photo stays smiling when neutral or
+# happy. Every other emotion fades the smile out in proportion to its intensity: their actions
+# oppose it (corners pulled down, lips pressed or stretched), or, for surprise, do not include
+# it: raised brows and a dropped jaw on a face that keeps its grin read as a laugh, not as
+# surprise.
+KEEPS_REST = ("neutral", "happy")
 
 
 def expression_overlay(times: np.ndarray, emotion: EmotionTrack | None, strength: float,

@@ -477,3 +477,16 @@ def test_a_photos_own_teeth_keep_their_colour_and_light(faces, name):
 
     assert abs(warmth(drawn) - warmth(own)) < 0.04
     assert np.median(drawn.mean(axis=1)) > 0.92 * np.median(own.mean(axis=1))
+
+
+def test_a_grins_smile_is_measured_on_the_lips_as_they_close_at_rest(faces):
+    """The smile other emotions take off is the one the face shows at rest, lips closed: the
+    grinning photo's open mouth does not add to it."""
+    from pipelines.face import smile_amount
+
+    _, prep, face, _ = faces["grinning"]
+    assert prep.rig.rest_gap > 0.1  # its lips are well apart in the photo
+    closed = prep.rig.frame(prep.rig.rest_expression, STILL).points
+    closed = np.column_stack([closed, np.zeros(len(closed))])
+    # Within what the closing lips drag the corners along (0.02); the open mouth added 0.1.
+    assert smile_amount(face.landmarks) == pytest.approx(smile_amount(closed), abs=0.03)

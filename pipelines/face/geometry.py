@@ -12,6 +12,10 @@ import numpy as np
 
 from . import mesh as L
 
+# Where parted lips meet when they close: the upper lip comes down this share of the gap, the
+# lower lip (with the jaw) comes up the rest.
+UPPER_LIP_SHARE_OF_CLOSING = 0.4
+
 
 def inter_ocular(landmarks: np.ndarray) -> float:
     """Outer eye corner to outer eye corner, in pixels (the unit of every face-relative size)."""

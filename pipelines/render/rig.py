@@ -26,7 +26,7 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from ..face import mesh as L
-from ..face.geometry import FaceGeometry
+from ..face.geometry import UPPER_LIP_SHARE_OF_CLOSING, FaceGeometry
 from ..types import BLENDSHAPE_INDEX
 from .actions import FacialAction, actions_by_channel
 
@@ -459,8 +459,8 @@ class FaceRig:
     def _setup_rest(self) -> None:
         """Rest pose: the photo's own open or smiling mouth closed by its lips. Each lip moves
         as a whole (inner and outer contours alike, so it keeps its thickness and texture) until
-        the inner contours meet; the upper lip comes down 40% of the gap, the lower lip and the
-        skin below it come up the rest. Whatever the photo showed between them is squeezed into
+        the inner contours meet; the upper lip comes down UPPER_LIP_SHARE_OF_CLOSING of the gap,
+        the lower lip and the skin below it come up the rest. Whatever the photo showed between them is squeezed into
         the line where the lips meet."""
         up, lo = np.array(L.LIP_INNER_UPPER), np.array(L.LIP_INNER_LOWER)
         gap_at = np.maximum(self.v[lo] - self.v[up], 0.0)
@@ -475,8 +475,9 @@ class FaceRig:
 
         upper_ids = list(L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER) + self._upper_lip_interior()
         lower_ids = list(L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER) + self._lower_lip_interior()
-        h = {int(i): (0.0, float(0.4 * g)) for i, g in zip(upper_ids, gap(upper_ids))}
-        h.update({int(i): (0.0, float(-0.6 * g)) for i, g in zip(lower_ids, gap(lower_ids))})
+        down = UPPER_LIP_SHARE_OF_CLOSING
+        h = {int(i): (0.0, float(down * g)) for i, g in zip(upper_ids, gap(upper_ids))}
+        h.update({int(i): (0.0, float((down - 1) * g)) for i, g in zip(lower_ids, gap(lower_ids))})
         self._lip_pairs = (up, lo)
         self._outer_lower = np.array(L.LIP_OUTER_LOWER)
         # Where each inner-lip point sits between the inner corners (0 = image-left corner).

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..types import FaceAnalysis
-from .geometry import UPPER_LIP_SHARE_OF_CLOSING
 
+from .geometry import UPPER_LIP_SHARE_OF_CLOSING
 from .mesh import (CHIN, FOREHEAD, LEFT_CHEEK, LEFT_EYE_INNER, LEFT_EYE_LOWER, LEFT_EYE_OUTER,
                    LEFT_EYE_UPPER, LOWER_LIP_INNER, MOUTH_LEFT, MOUTH_RIGHT, RIGHT_CHEEK,
                    RIGHT_EYE_INNER, RIGHT_EYE_LOWER, RIGHT_EYE_OUTER, RIGHT_EYE_UPPER,
@@ -56,8 +56,8 @@ def smile_amount(landmarks: np.ndarray) -> float:
     width = float(np.linalg.norm(pts[MOUTH_LEFT] - pts[MOUTH_RIGHT]))
     eyes = float(np.linalg.norm(pts[LEFT_EYE_OUTER] - pts[RIGHT_EYE_OUTER]))
     # The corners' lift is measured from where the lips meet; on a photo with parted lips, where
-    # they meet once closed (as the renderer closes them at rest). From the middle of the
-    # opening, the open mouth itself counted as raised corners.
+    # they meet once closed (as the renderer closes them at rest). Measured from the middle of
+    # the opening, half of an open mouth would count as raised corners.
     gap = max(float(pts[LOWER_LIP_INNER, 1] - pts[UPPER_LIP_INNER, 1]), 0.0)
     centre_y = pts[UPPER_LIP_INNER, 1] + UPPER_LIP_SHARE_OF_CLOSING * gap
     corners_y = 0.5 * (pts[MOUTH_LEFT, 1] + pts[MOUTH_RIGHT, 1])

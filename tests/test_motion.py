@@ -432,6 +432,12 @@ def test_lip_closing_expressions_give_way_to_speech(speech_case, label):
     assert np.corrcoef(jaw, neutral_jaw)[0, 1] > 0.95
     if label == "angry":
         np.testing.assert_allclose(jaw.mean(), neutral_jaw.mean(), rtol=0.15)
+        # Talking, the lips stay tight and the upper lip lifts off the teeth (AU23 + AU10):
+        # an angry face does not talk with a neutral mouth.
+        for channel in ("mouthPressLeft", "mouthUpperUpLeft"):
+            assert (m.column(channel)[speech].mean()
+                    > neutral.column(channel)[speech].mean() + 0.15), channel
+        assert m.column("mouthUpperUpLeft")[pause].max() < 0.05
     else:
         assert 0.85 < jaw.mean() / neutral_jaw.mean() < 0.99
     if label == "sad":  # the corners stay well down while talking, fully in pauses

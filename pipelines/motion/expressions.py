@@ -57,12 +57,15 @@ EXPRESSIONS: dict[str, Expression] = {
     # thin, the chin up. The nose wrinkler (AU9) and the lip corner depressor (AU15) belong
     # to disgust and sadness, and much of them lined the nose and turned the mouth down on an
     # angry face. A trace of each stays (AU9 comes with a hard AU4; the corners of pressed lips
-    # turn down a little).
+    # turn down a little). Talking, it is the open-mouth anger prototype (AU10 + AU23 + AU25):
+    # the lips stay tight and the upper lip lifts off the teeth. With the press simply let go
+    # for speech, an angry face talked with a neutral mouth.
     "angry": Expression({**_both("browDown", 1.0), **_both("eyeWide", 0.5), **_both("eyeSquint", 0.5),
                          **_both("noseSneer", 0.3), **_both("mouthFrown", 0.1),
                          **_both("mouthPress", 0.5), "mouthShrugLower": 0.37,
                          "mouthRollLower": 0.35},
-                        posture=(0.0, -3.0, 0.0), head_gain=1.2),
+                        posture=(0.0, -3.0, 0.0), head_gain=1.2,
+                        while_speaking={**_both("mouthPress", 0.3), **_both("mouthUpperUp", 0.25)}),
     # AU1 + AU2 + AU5 + AU26 with the lower lip dropped (AU16/25) and the lips rounding a
     # little (AU22): the mouth held open (the jaw alone parts the lips ~0.1 IOD), and speech
     # opening it wider still; a mouth opened only as far as speech opens it reads as neutral.

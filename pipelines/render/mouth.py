@@ -81,8 +81,8 @@ class _TeethRow:
         return self.left + self.right
 
     def xs(self, n: int) -> np.ndarray:
-        return np.concatenate([np.linspace(self.centre - self.left, self.centre, n // 2, endpoint=False),
-                               np.linspace(self.centre, self.centre + self.right, n - n // 2)])
+        left = np.linspace(self.centre - self.left, self.centre, n // 2, endpoint=False)
+        return np.concatenate([left, np.linspace(self.centre, self.centre + self.right, n - n // 2)])
 
     def share(self, x: np.ndarray) -> np.ndarray:
         """-1 at the row's left end, 0 on the midline, 1 at its right end."""

@@ -460,8 +460,8 @@ class FaceRig:
         """Rest pose: the photo's own open or smiling mouth closed by its lips. Each lip moves
         as a whole (inner and outer contours alike, so it keeps its thickness and texture) until
         the inner contours meet; the upper lip comes down UPPER_LIP_SHARE_OF_CLOSING of the gap,
-        the lower lip and the skin below it come up the rest. Whatever the photo showed between them is squeezed into
-        the line where the lips meet."""
+        the lower lip and the skin below it come up the rest. Whatever the photo showed between
+        them is squeezed into the line where the lips meet."""
         up, lo = np.array(L.LIP_INNER_UPPER), np.array(L.LIP_INNER_LOWER)
         gap_at = np.maximum(self.v[lo] - self.v[up], 0.0)
         self.rest_gap = float(gap_at.max())

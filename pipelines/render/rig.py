@@ -8,8 +8,9 @@ How it works (the CPU renderer's core):
    Gaussian falloff; vertices across a boundary (upper vs lower lip) are pinned so they do not
    drag each other.
 2. Per frame, vertex displacements are a weighted sum of the bases (plus the lip-closing term,
-   which depends on the jaw), densified over a triangle mesh (face mesh + a ring of still points)
-   by precomputed barycentric weights on a half-resolution grid, then smoothed.
+   which depends on the jaw), densified over a triangle mesh (face mesh + rings of still points;
+   those just beside the face let its edge slide past) by precomputed barycentric weights on a
+   half-resolution grid, then smoothed.
 3. Head rotation is a rigid 3-D rotation of every pixel about a pivot behind the face, using a
    depth map from the mesh's z; its weight falls off down the neck and out beside the lower
    face, so the shoulders stay put.
@@ -56,6 +57,11 @@ SKIN_SMOOTHING = 0.05  # the skin's extra smoothing of the expression field (IOD
 # from here the head's turn fades out, and from here on it does not reach (the shoulders).
 SHOULDER_CLEARANCE = (0.25, 0.65)
 FRONTAL_FACE_HEIGHT = 1.4  # nose bridge to chin in IODs, on a face seen from the front
+# Beside the face (the face oval's edge within this cosine of vertical, below the eyes), the
+# expression's movement fades out within FACE_EDGE_SLIDE (IOD) outside the oval.
+SIDE_OF_FACE = 0.7
+SIDE_ABOVE_CHIN = 0.6  # ... and above this share of the way from the mouth down to the chin
+FACE_EDGE_SLIDE = 0.1
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -118,7 +124,9 @@ class FaceRig:
         w, h = self.width, self.height
         border = [(x, y) for x in np.linspace(0, w - 1, 9) for y in (0, h - 1)]
         border += [(x, y) for y in np.linspace(0, h - 1, 9)[1:-1] for x in (0, w - 1)]
-        self.ring = np.vstack(ring + [np.array(border, dtype=np.float64)])
+        side = self._beside_the_face_ring()
+        self.ring = np.vstack(ring + [np.array(border, dtype=np.float64), side])
+        self._side_ring = np.arange(len(self.ring) - len(side), len(self.ring))
         self.vertices = np.vstack([p, self.ring])
         tri = Delaunay(self.vertices)
         self.triangles = tri.simplices
@@ -136,6 +144,51 @@ class FaceRig:
         self._tri_vertices = tri.simplices[simplex]  # (npix, 3)
         self._bary = bary.astype(np.float32)
         self.grid_xy = pts.reshape(self.fh, self.fw, 2).astype(np.float32)
+
+    def _beside_the_face_ring(self) -> np.ndarray:
+        """Points just outside the face's sides, from the eyes down to where the jaw turns
+        under the chin. Hair, ears and background beside the face are not attached to the
+        skin the jaw and cheeks move: the face's edge slides past them, and pushes them aside
+        only where it moves outwards (`_ring_displacement`). Without these the movement faded
+        out over the whole gap to the outer ring, and hair hanging beside the jaw bent with
+        every word. Below the chin it still fades slowly (a beard hangs from the chin and
+        moves with it)."""
+        g = self.geometry
+        ids = np.array(L.FACE_OVAL)
+        uv = np.stack([g.u[ids], g.v[ids]], axis=1)
+        tangent = np.roll(uv, -1, axis=0) - np.roll(uv, 1, axis=0)
+        tangent /= np.maximum(np.hypot(*tangent.T), 1e-9)[:, None]
+        below_eyes = uv[:, 1] > (g.v[L.LEFT_EYE_OUTER] + g.v[L.RIGHT_EYE_OUTER]) / 2
+        above_chin = uv[:, 1] < SIDE_ABOVE_CHIN * g.v[L.CHIN]
+        normal = np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)
+        normal *= np.sign(np.sum(normal * (uv - uv.mean(axis=0)), axis=1))[:, None]
+        normal = g.to_px(normal) / self.iod  # unit, in pixels
+        points = self.landmarks[ids, :2] + FACE_EDGE_SLIDE * self.iod * normal
+        # On a turned face the far cheek, not the oval, is the face's edge: a point beside
+        # the oval there would lie on the cheek.
+        hull = cv2.convexHull(self.landmarks[:, :2].astype(np.float32))
+        outside = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True)
+                            for x, y in points]) < -0.5 * FACE_EDGE_SLIDE * self.iod
+        side = (np.abs(tangent[:, 1]) > SIDE_OF_FACE) & below_eyes & above_chin & outside
+        self._side_oval, self._side_normal = ids[side], normal[side]
+        # Towards the chin the ring follows the face's edge more and more, into the slow
+        # fade below it: a still point beside the jaw's lowest part, next to the chin that
+        # drops furthest, would fold the skin between them.
+        self._side_follows = _smoothstep(uv[side, 1], 0.0, SIDE_ABOVE_CHIN * g.v[L.CHIN])
+        return points[side]
+
+    def _ring_displacement(self, d_vertices: np.ndarray) -> np.ndarray:
+        """The still ring's movement for these face-vertex displacements: only the points
+        beside the face move, pushed out by the face's edge where it would squeeze the band
+        between them to less than half its width (the jaw dropping where its edge slants)."""
+        out = np.zeros((len(self.ring), 2), np.float32)
+        edge = d_vertices[self._side_oval]
+        outwards = np.einsum("ij,ij->i", edge, self._side_normal)
+        push = np.maximum(outwards - 0.5 * FACE_EDGE_SLIDE * self.iod, 0.0)
+        slide = push[:, None] * self._side_normal
+        t = self._side_follows[:, None]
+        out[self._side_ring] = (1 - t) * slide + t * edge
+        return out
 
     def densify(self, vertex_values: np.ndarray) -> np.ndarray:
         """Per-vertex values (V, C) → field grid (fh, fw, C), piecewise linear."""
@@ -578,6 +631,7 @@ class FaceRig:
         rest area for these vertex displacements (pixels, 478 × 2)."""
         moved = self.vertices[:, :2].copy()
         moved[: self.n_face] += d_vertices
+        moved[self.n_face:] += self._ring_displacement(d_vertices)
         area = self._signed_areas(moved, self._guarded)
         return np.nonzero(area / self._guarded_area < MIN_AREA)[0]
 
@@ -702,6 +756,7 @@ class FaceRig:
             ids = np.unique(self._guarded[bad])
             ids = ids[ids < self.n_face]
             padded[: self.n_face] = d
+            padded[self.n_face:] = self._ring_displacement(d)
             d[ids] = 0.5 * d[ids] + 0.5 * (self._neighbour_mean[ids] @ padded)
         return d
 
@@ -732,7 +787,7 @@ class FaceRig:
 
     def expression_field(self, d_vertices: np.ndarray) -> np.ndarray:
         """Vertex displacements → the forward displacement field on the field grid (pixels)."""
-        expr = self.densify(np.vstack([d_vertices, np.zeros((len(self.ring), 2), np.float32)]))
+        expr = self.densify(np.vstack([d_vertices, self._ring_displacement(d_vertices)]))
         expr = cv2.GaussianBlur(expr, (0, 0), 0.8)
         # Skin between vertices that move very differently (a dropped lip beside a cheek that
         # stays) bends along the mesh's triangle edges into a zigzag; smoothing it there, and

@@ -146,27 +146,45 @@ def test_the_photos_own_opening_is_closed_at_rest_by_its_lips(faces):
     assert abs(thickness(pts) - thickness(face.landmarks[:, :2])) < 0.15 * thickness(face.landmarks[:, :2])
 
 
+def _opened_jaw(rest):
+    return np.maximum(rest, viseme_weights("AA"))
+
+
+def _raised_brows(rest):
+    return still_expression("surprised", 1.0, rest)
+
+
 @pytest.mark.parametrize("name", ["grinning", "closed mouth, glasses"])
-def test_hair_and_background_beside_the_face_hold_still_as_the_jaw_drops(faces, name):
-    """The face's edge slides past the hair hanging beside it (and the ears, the background):
-    they are not attached to the skin the jaw moves. Before, they bent with every word."""
+@pytest.mark.parametrize("move, levels, moved", [
+    (_opened_jaw, (-0.3, -0.1, 0.1), (0.0, 0.2)),  # cheekbones to below the mouth; the chin
+    (_raised_brows, ("eyes", -0.4, -0.2, 0.0), None),  # the temples; the brows
+])
+def test_hair_and_background_beside_the_face_hold_still_as_it_moves(faces, name, move, levels, moved):
+    """The face's edge slides past the hair hanging beside it (and the ears, the glasses'
+    arms, the background): they are not attached to the skin the jaw and brows move. Before,
+    they bent with every word and rose with the brows."""
     renderer, prep, face, _ = faces[name]
     g = face.geometry
     rest = still_expression("neutral", 1.0, prep.rig.rest_expression).astype(np.float32)
-    open_jaw = np.maximum(rest, viseme_weights("AA")).astype(np.float32)
-    a, b = (renderer.render_frame(prep, w, STILL).astype(np.float32) for w in (rest, open_jaw))
+    a, b = (renderer.render_frame(prep, w, STILL).astype(np.float32)
+            for w in (rest, move(rest).astype(np.float32)))
 
     def change_at(u, v):
         x, y = np.round(g.position(np.array([u, v]))).astype(int)
         return float(np.abs(a[y - 2:y + 3, x - 2:x + 3] - b[y - 2:y + 3, x - 2:x + 3]).mean())
 
+    if levels[0] == "eyes":  # heights above and below the eyes rather than the mouth
+        eyes = (g.v[L.LEFT_EYE_OUTER] + g.v[L.RIGHT_EYE_OUTER]) / 2
+        levels = [eyes + v for v in levels[1:]]
     oval = list(L.FACE_OVAL)
     beside = []
-    for v in (-0.3, -0.1, 0.1):  # from the cheekbones down to below the mouth
+    for v in levels:
         level = [i for i in oval if abs(g.v[i] - v) < 0.1]
         for side, edge in ((-1, g.u[level].min()), (1, g.u[level].max())):
             beside += [change_at(edge + side * out, v) for out in np.linspace(0.15, 0.35, 5)]
-    assert change_at(0.0, 0.2) > 10  # the chin drops
+    brows = [i for s in ("Left", "Right") for i in L.EYE[s]["brow"]]
+    face_moves = change_at(*moved) if moved else max(change_at(g.u[i], g.v[i]) for i in brows)
+    assert face_moves > 10
     assert max(beside) < 3.5  # grey levels (0-255), 5 x 5 pixels
 
 

@@ -57,7 +57,7 @@ SKIN_SMOOTHING = 0.05  # the skin's extra smoothing of the expression field (IOD
 # from here the head's turn fades out, and from here on it does not reach (the shoulders).
 SHOULDER_CLEARANCE = (0.25, 0.65)
 FRONTAL_FACE_HEIGHT = 1.4  # nose bridge to chin in IODs, on a face seen from the front
-# Beside the face (the face oval's edge within this cosine of vertical, below the eyes), the
+# Beside the face (where the face oval's edge is within this cosine of vertical), the
 # expression's movement fades out within FACE_EDGE_SLIDE (IOD) outside the oval.
 SIDE_OF_FACE = 0.7
 SIDE_ABOVE_CHIN = 0.6  # ... and above this share of the way from the mouth down to the chin
@@ -146,19 +146,19 @@ class FaceRig:
         self.grid_xy = pts.reshape(self.fh, self.fw, 2).astype(np.float32)
 
     def _beside_the_face_ring(self) -> np.ndarray:
-        """Points just outside the face's sides, from the eyes down to where the jaw turns
-        under the chin. Hair, ears and background beside the face are not attached to the
-        skin the jaw and cheeks move: the face's edge slides past them, and pushes them aside
-        only where it moves outwards (`_ring_displacement`). Without these the movement faded
-        out over the whole gap to the outer ring, and hair hanging beside the jaw bent with
-        every word. Below the chin it still fades slowly (a beard hangs from the chin and
-        moves with it)."""
+        """Points just outside the face's sides, from the temples down to where the jaw
+        turns under the chin. Hair, ears, glasses' arms and background beside the face are
+        not attached to the skin the brows, cheeks and jaw move: the face's edge slides past
+        them, and pushes them aside only where it moves outwards (`_ring_displacement`).
+        Without these the movement faded out over the whole gap to the outer ring: hair
+        hanging beside the jaw bent with every word, and hair at the temples rose with the
+        brows. Below the chin it still fades slowly (a beard hangs from the chin and moves
+        with it)."""
         g = self.geometry
         ids = np.array(L.FACE_OVAL)
         uv = np.stack([g.u[ids], g.v[ids]], axis=1)
         tangent = np.roll(uv, -1, axis=0) - np.roll(uv, 1, axis=0)
         tangent /= np.maximum(np.hypot(*tangent.T), 1e-9)[:, None]
-        below_eyes = uv[:, 1] > (g.v[L.LEFT_EYE_OUTER] + g.v[L.RIGHT_EYE_OUTER]) / 2
         above_chin = uv[:, 1] < SIDE_ABOVE_CHIN * g.v[L.CHIN]
         normal = np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)
         normal *= np.sign(np.sum(normal * (uv - uv.mean(axis=0)), axis=1))[:, None]
@@ -169,7 +169,7 @@ class FaceRig:
         hull = cv2.convexHull(self.landmarks[:, :2].astype(np.float32))
         outside = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True)
                             for x, y in points]) < -0.5 * FACE_EDGE_SLIDE * self.iod
-        side = (np.abs(tangent[:, 1]) > SIDE_OF_FACE) & below_eyes & above_chin & outside
+        side = (np.abs(tangent[:, 1]) > SIDE_OF_FACE) & above_chin & outside
         self._side_oval, self._side_normal = ids[side], normal[side]
         # Towards the chin the ring follows the face's edge more and more, into the slow
         # fade below it: a still point beside the jaw's lowest part, next to the chin that

@@ -437,14 +437,35 @@ def test_a_blink_draws_the_closed_eye_from_the_eye_and_its_lids():
             assert far < 0.15 * rig.iod, (blink, side, far / rig.iod)
 
 
-@pytest.mark.parametrize("name, covered", [("sepia, moustache", (True, True)),
+@pytest.fixture(scope="module")
+def moustache_without_a_mouth_line():
+    """Dahlgren's moustache as if no line between the lips showed under its fringe: the mesh
+    keeps the lips inside it, and the whole mouth counts as covered."""
+    from pipelines.face import quality
+
+    original = quality.mouth_under_moustache
+    quality.mouth_under_moustache = lambda face: 0.0
+    try:
+        image, ref = load_portrait(DATA / PORTRAITS["sepia, moustache"])
+        with FaceAnalyzer() as analyzer:
+            face = analyzer.analyze(image, ref, 320)
+    finally:
+        quality.mouth_under_moustache = original
+    framed = frame_image(image, face.framing)
+    renderer = CpuRenderer(RenderSettings())
+    return renderer, renderer.prepare(framed, face), face, framed
+
+
+@pytest.mark.parametrize("name, covered", [("whole mouth", (True, True)),
                                            ("hand over half the mouth", (True, False))])
-def test_what_covers_the_lips_stays_in_front_of_them_as_they_part(faces, name, covered):
+def test_what_covers_the_lips_stays_in_front_of_them_as_they_part(
+        faces, moustache_without_a_mouth_line, name, covered):
     """No dark opening is cut through a moustache over the whole mouth, or across the fingers
     over one half of it; the other half opens as it would without them."""
     import cv2
 
-    renderer, prep, face, framed = faces[name]
+    renderer, prep, face, framed = (moustache_without_a_mouth_line if name == "whole mouth"
+                                    else faces[name])
     assert face.mouth_covered == covered
     middle = face.landmarks[[L.MOUTH_RIGHT, L.MOUTH_LEFT], 0].mean()
     xx = np.arange(framed.shape[1])[None, :]
@@ -464,6 +485,41 @@ def test_what_covers_the_lips_stays_in_front_of_them_as_they_part(faces, name, c
                 assert darker[where].mean() < 0.05, (shape, round(float(darker[where].mean()), 3))
             else:  # the other half opens as it would without a cover
                 assert np.abs(grey(frame) - grey(uncovered))[where].mean() < 1.0
+
+
+def test_the_mouth_under_a_moustache_opens_below_its_fringe(faces):
+    """The face mesh put Dahlgren's lips inside his moustache, which hides the whole mouth:
+    parted there, they cut a slit through the hair, or (kept behind it) the moustache grew
+    longer with the jaw. The mouth is found on the dark line along the fringe, and opens there,
+    with the moustache above it whole."""
+    import cv2
+
+    renderer, prep, face, framed = faces["sepia, moustache"]
+    assert face.mouth_covered == (False, False) and prep.cover is None
+    grey = lambda im: im.astype(np.float32).mean(axis=2)
+    w = np.maximum(prep.rig.rest_expression, viseme_weights("AA")).astype(np.float32)
+    f = prep.rig.frame(w, STILL)
+    frame = grey(renderer.draw(prep, f, w))
+
+    def inside(ids, points):
+        mask = np.zeros(framed.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(points[list(ids), :2]).astype(np.int32)], 1)
+        return mask > 0
+
+    opening = inside(L.INNER_LIP_RING, f.points)
+    g = face.geometry
+    lower_lip = np.zeros_like(opening)
+    for x, y in np.round(f.points[list(L.LIP_OUTER_LOWER), :2] + 0.05 * g.iod * g.ey).astype(int):
+        lower_lip[y - 1:y + 2, x - 1:x + 2] = True
+    assert opening.sum() > 0.01 * g.iod ** 2
+    assert np.median(frame[opening]) < 0.6 * np.median(frame[lower_lip])  # a dark opening
+    # The moustache, from under the nose down to the top of the upper lip, is not cut.
+    p = face.landmarks[:, :2]
+    above = np.zeros_like(opening)
+    y0 = int(round(p[L.NOSE_TIP, 1] + 0.1 * g.iod))
+    for x, y in np.round(f.points[list(L.LIP_OUTER_UPPER), :2]).astype(int):
+        above[y0:max(y - 2, y0), x - 1:x + 2] = True
+    assert (grey(framed) - frame > 60)[above].mean() < 0.05
 
 
 @pytest.mark.parametrize("name", ["smiling with teeth", "closed mouth, glasses", "grinning",

@@ -36,7 +36,7 @@ from ..settings import FaceSettings
 from ..types import FaceAnalysis, Framing, MediaRef
 from . import quality
 from .describe import detect_glasses
-from .geometry import inter_ocular
+from .geometry import inter_ocular, with_mouth_moved_down
 
 NUM_LANDMARKS = 478
 FACE_CENTER_Y = 0.48  # "crop" framing: face-box centre at this fraction of the crop height
@@ -160,6 +160,8 @@ class FaceAnalyzer:
                 final = refined
             else:  # the re-fit failed or latched onto something else: keep the mapped mesh
                 final = mapped
+            if assessment.mouth_lowered_by:
+                final = with_mouth_moved_down(final, assessment.mouth_lowered_by)
 
         # YAML reads a bare yes/no as a boolean.
         choice = {True: "yes", False: "no"}.get(self.settings.glasses, str(self.settings.glasses).lower())

@@ -113,3 +113,28 @@ class FaceGeometry:
         """The widest gap between the inner lips, in IOD units (0 when the lips touch)."""
         gap = self.v[list(L.LIP_INNER_LOWER)] - self.v[list(L.LIP_INNER_UPPER)]
         return float(max(gap.max(), 0.0))
+
+
+def mouth_moved_down(v: np.ndarray, shift: float, nose_v: float, chin_v: float,
+                     lips: tuple[float, float]) -> np.ndarray:
+    """Heights `v` (IOD, down the face from the mouth's centre) with the mouth moved `shift`
+    further down: the lips (`lips`: their top and bottom heights) move whole, the skin above
+    them stretches from the nose tip down and the skin below them shrinks towards the chin, so
+    the mesh keeps its order."""
+    v = np.asarray(v, dtype=np.float64)
+    top, bottom = lips
+    share = np.where(v < top, (v - nose_v) / max(top - nose_v, 1e-6),
+                     np.where(v > bottom, (chin_v - v) / max(chin_v - bottom, 1e-6), 1.0))
+    return v + shift * np.clip(share, 0.0, 1.0)
+
+
+def with_mouth_moved_down(landmarks: np.ndarray, shift: float) -> np.ndarray:
+    """The face mesh with its mouth `shift` IOD further down the face (`mouth_moved_down`),
+    for a mesh that put the lips too high (inside a moustache that hides them)."""
+    g = FaceGeometry.of(landmarks)
+    lips = L.LIP_OUTER_UPPER + L.LIP_OUTER_LOWER
+    moved = mouth_moved_down(g.v, shift, g.v[L.NOSE_TIP], g.v[L.CHIN],
+                             (g.v[list(lips)].min(), g.v[list(lips)].max()))
+    out = np.array(landmarks, dtype=np.float64)
+    out[:, :2] += ((moved - g.v) * g.iod)[:, None] * g.ey[None, :]
+    return out

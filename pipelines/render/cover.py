@@ -7,6 +7,8 @@ drops, the lower lip and the opening come out below its fringe, if at all), and 
 front of the mouth. So the photo's cover over the lips is drawn again over every frame, moved
 as a rigid whole (it does not bend or shrink with the lips): a moustache, over the whole mouth,
 by the upper lip it grows from; a hand or an object, over one half, by the head it rests on.
+Where the line between the lips shows under a moustache's fringe, the face analysis moves the
+mouth down onto it instead (`quality.mouth_under_moustache`), and nothing is covered.
 """
 from __future__ import annotations
 

@@ -115,17 +115,19 @@ class FaceGeometry:
         return float(max(gap.max(), 0.0))
 
 
-def mouth_moved_down(u: np.ndarray, v: np.ndarray, shift: float, nose_v: float, chin_v: float,
-                     lips: tuple[float, float], half_mouth: float) -> np.ndarray:
-    """Heights `v` of points at `u` (IOD, from the mouth's centre) with the mouth moved `shift`
-    further down: the lips (`lips`: their top and bottom heights) move whole, the skin above
-    them stretches from the nose tip down and the skin below them shrinks towards the chin, so
-    the mesh keeps its order. Beside the mouth the move fades out (from 1.2 to 2 half-mouth
-    widths out), so the cheeks and the face's outline stay where the photo has them."""
+def mouth_moved_down(u: np.ndarray, v: np.ndarray, shift: float) -> np.ndarray:
+    """Heights `v` of the face mesh's points (their face-local `u`, `v`: IOD from the mouth's
+    centre) with the mouth moved `shift` further down: the lips move whole, the skin above them
+    stretches from the nose tip down and the skin below them shrinks towards the chin, so the
+    mesh keeps its order. Beside the mouth the move fades out (from 1.2 to 2 half-mouth widths
+    out), so the cheeks and the face's outline stay where the photo has them."""
     u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
-    top, bottom = lips
-    share = np.where(v < top, (v - nose_v) / max(top - nose_v, 1e-6),
-                     np.where(v > bottom, (chin_v - v) / max(chin_v - bottom, 1e-6), 1.0))
+    lips = v[list(L.LIP_OUTER_UPPER + L.LIP_OUTER_LOWER)]
+    top, bottom = lips.min(), lips.max()
+    nose, chin = v[L.NOSE_TIP], v[L.CHIN]
+    share = np.where(v < top, (v - nose) / max(top - nose, 1e-6),
+                     np.where(v > bottom, (chin - v) / max(chin - bottom, 1e-6), 1.0))
+    half_mouth = abs(u[L.MOUTH_LEFT] - u[L.MOUTH_RIGHT]) / 2
     beside = (2.0 * half_mouth - np.abs(u)) / max(0.8 * half_mouth, 1e-6)
     return v + shift * np.clip(share, 0.0, 1.0) * np.clip(beside, 0.0, 1.0)
 
@@ -134,9 +136,6 @@ def with_mouth_moved_down(landmarks: np.ndarray, shift: float) -> np.ndarray:
     """The face mesh with its mouth `shift` IOD further down the face (`mouth_moved_down`),
     for a mesh that put the lips too high (inside a moustache that hides them)."""
     g = FaceGeometry.of(landmarks)
-    lips = L.LIP_OUTER_UPPER + L.LIP_OUTER_LOWER
-    moved = mouth_moved_down(g.u, g.v, shift, g.v[L.NOSE_TIP], g.v[L.CHIN],
-                             (g.v[list(lips)].min(), g.v[list(lips)].max()), g.mouth_half_width)
     out = np.array(landmarks, dtype=np.float64)
-    out[:, :2] += ((moved - g.v) * g.iod)[:, None] * g.ey[None, :]
+    out[:, :2] += ((mouth_moved_down(g.u, g.v, shift) - g.v) * g.iod)[:, None] * g.ey[None, :]
     return out

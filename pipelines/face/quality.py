@@ -275,10 +275,7 @@ def mouth_under_moustache(face: FaceImage) -> float:
     shift = (rows[int(np.argmin(profile[1:-1])) + 1] - centre_y) / UNIT_PX
     if shift < _MOUTH_UNDER_MOUSTACHE_MIN:
         return 0.0
-    u, v = (p[:, 0] - centre_x) / UNIT_PX, (p[:, 1] - centre_y) / UNIT_PX
-    lips = v[list(L.LIP_OUTER_UPPER + L.LIP_OUTER_LOWER)]
-    moved = mouth_moved_down(u, v, shift, v[L.NOSE_TIP], v[L.CHIN], (lips.min(), lips.max()),
-                             half / UNIT_PX)
+    moved = mouth_moved_down((p[:, 0] - centre_x) / UNIT_PX, (p[:, 1] - centre_y) / UNIT_PX, shift)
     lowered = FaceImage(face.grey, np.stack([p[:, 0], centre_y + moved * UNIT_PX], axis=1),
                         face.source_iod)
     return float(shift) if min(mouth_line_contrast(lowered)) >= HIDDEN_MOUTH_LINE else 0.0

@@ -124,9 +124,9 @@ class FaceRig:
         w, h = self.width, self.height
         border = [(x, y) for x in np.linspace(0, w - 1, 9) for y in (0, h - 1)]
         border += [(x, y) for y in np.linspace(0, h - 1, 9)[1:-1] for x in (0, w - 1)]
-        side = self._beside_the_face_ring()
-        self.ring = np.vstack(ring + [np.array(border, dtype=np.float64), side])
-        self._side_ring = np.arange(len(self.ring) - len(side), len(self.ring))
+        # Last in the ring, so that `_ring_displacement` finds them at its end.
+        self.ring = np.vstack(ring + [np.array(border, dtype=np.float64),
+                                      self._beside_the_face_ring()])
         self.vertices = np.vstack([p, self.ring])
         tri = Delaunay(self.vertices)
         self.triangles = tri.simplices
@@ -187,7 +187,7 @@ class FaceRig:
         push = np.maximum(outwards - 0.5 * FACE_EDGE_SLIDE * self.iod, 0.0)
         slide = push[:, None] * self._side_normal
         t = self._side_follows[:, None]
-        out[self._side_ring] = (1 - t) * slide + t * edge
+        out[len(out) - len(edge):] = (1 - t) * slide + t * edge
         return out
 
     def densify(self, vertex_values: np.ndarray) -> np.ndarray:

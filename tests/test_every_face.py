@@ -133,6 +133,45 @@ def test_teeth_are_a_row_no_brighter_than_the_photos_whites(faces, name):
         assert np.ptp(px, axis=1).mean() < 4  # grey teeth in a grey photo
 
 
+@pytest.mark.parametrize("name", ["grinning", "head turned, lips parted"])
+def test_grain_on_the_teeth_is_as_soft_and_even_as_a_photos(faces, name):
+    """The teeth of a grainy photo get its grain: as soft as the photo's own (neighbouring
+    pixels of a photo's grain correlate; drawn per pixel, it sparkled like gravel) and as much
+    lighter as darker around the teeth's tone (cut off at their colour, only dark specks were
+    left)."""
+    import cv2
+
+    from pipelines.render.mouth import MouthInterior
+
+    renderer, prep, face, framed = faces[name]
+    w = np.maximum(prep.rig.rest_expression, viseme_weights("AA")).astype(np.float32)
+    f = prep.rig.frame(w, STILL)
+
+    def drawn(grain):
+        look = dataclasses.replace(prep.mouth.look, grain=grain)
+        mouth = MouthInterior(look, face.geometry, seam=prep.mouth.seam,
+                              frame_size=framed.shape[1::-1])
+        frame = renderer.draw(dataclasses.replace(prep, mouth=mouth), f, w)
+        return frame.astype(np.float32).mean(axis=2)
+
+    smooth, grainy = drawn(0.0), drawn(8.0)
+    opening = np.zeros(smooth.shape, np.uint8)
+    cv2.fillPoly(opening, [np.round(f.points[list(L.INNER_LIP_RING)]).astype(np.int32)], 1)
+    inside = cv2.erode(opening, np.ones((3, 3), np.uint8), iterations=2) > 0
+    teeth = inside & (smooth > np.percentile(smooth[inside], 60))
+    assert teeth.sum() > 50
+    grain = grainy - smooth
+    grain -= cv2.GaussianBlur(grain, (0, 0), 3.0)  # without the tone's own shift
+    beside = teeth[:, :-1] & teeth[:, 1:]
+    # Per-pixel grain correlates about 0 between neighbours; these photos' skin, at this size,
+    # 0.26 and 0.38.
+    assert np.corrcoef(grain[:, :-1][beside], grain[:, 1:][beside])[0, 1] > 0.15
+    g = grain[teeth] - grain[teeth].mean()
+    darker, lighter = (g < -g.std()).mean(), (g > g.std()).mean()
+    assert 0.7 < darker / lighter < 1.4
+    assert g.std() > 4  # the grain shows
+
+
 def test_the_photos_own_opening_is_closed_at_rest_by_its_lips(faces):
     """The smiling photo's teeth do not show at rest: its lips moved together, keeping their
     thickness (no painted plug)."""

@@ -37,6 +37,9 @@ TEETH_SPAN_PER_STRETCH = 0.8
 TEETH_SPAN_MAX = 0.42
 # A column of the photo's teeth strip is a lit tooth from this share of the strip's brightest.
 LIT_TOOTH = 0.6
+# Grain drawn on the interior: its tone is lowered by this many grain spreads below the teeth's
+# colour first (about the 90th percentile of even grain then reaches the colour).
+GRAIN_HEADROOM = 1.3
 
 
 def teeth_half_span(mouth_width: float, neutral_width: float | None) -> float:
@@ -170,6 +173,16 @@ def grain_level(image: np.ndarray, geometry: FaceGeometry) -> float:
     return float(np.median(values)) if values else 0.0
 
 
+def grain_pattern(soften: float, size: int = 512) -> np.ndarray:
+    """Grain of unit `grain_level`: white noise blurred as much as the photo is soft. A photo's
+    grain is as soft as the rest of it (neighbouring pixels of its skin's grain correlate 0.5
+    to 0.75 on the dev portraits); per-pixel noise sparkled on the teeth beside it."""
+    noise = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), soften)
+    fine = noise - cv2.GaussianBlur(noise, (0, 0), 1.0)
+    return noise / max(float(np.std(fine)), 1e-6)
+
+
 @dataclass(frozen=True)
 class MouthLook:
     """What the mouth interior is painted with, all taken from this photo: the teeth never
@@ -295,8 +308,7 @@ class MouthInterior:
         self.cavity_rgb = look.cavity
         self._skin_lum = max(float(_luminance(look.skin[None])[0]), 1.0)
         self.tongue_rgb = look.tongue
-        rng = np.random.default_rng(0)
-        self._noise = rng.standard_normal((256, 256)).astype(np.float32)
+        self._grain = grain_pattern(look.soften)
         self._photo_opening = None
         if seam and frame_size is not None:
             w, h = frame_size
@@ -389,10 +401,19 @@ class MouthInterior:
         # As soft as the photo around it, with its grain.
         interior = cv2.GaussianBlur(interior, (0, 0), self.look.soften)
         if self.look.grain > 0.3:
-            noise = np.resize(self._noise, interior.shape[:2])
+            h, w = interior.shape[:2]
+            reps = (-(-h // self._grain.shape[0]), -(-w // self._grain.shape[1]))
+            noise = np.tile(self._grain, reps)[:h, :w] if max(reps) > 1 else self._grain[:h, :w]
             # Grain is measured on the lit skin; the dark mouth shows less of it (as in a
             # photo's shadows), or the cavity sparkles.
             light = np.sqrt(np.clip(_luminance(interior) / self._skin_lum, 0, 1))
+            # The teeth's colour is the brightest the photo's whites show, grain included;
+            # their tone sits far enough below it for the grain's bright half to fit, so the
+            # grain stays even around the tone as on the photo's own surfaces. Cut off at the
+            # colour instead, only the grain's dark half was left: dark specks like gravel.
+            teeth_lum = max(float(_luminance(self.teeth_rgb[None])[0]), 1.0)
+            spread = self.look.grain * float(np.std(self._grain))
+            interior = interior * max(0.0, 1.0 - GRAIN_HEADROOM * spread / teeth_lum)
             interior = interior + self.look.grain * (noise * light)[..., None]
             # Grain never lifts the teeth above their colour (and so above the eyes' whites).
             interior = np.minimum(interior, self.teeth_rgb[None, None, :])

@@ -127,6 +127,7 @@ class FaceRig:
         # Last in the ring, so that `_ring_displacement` finds them at its end.
         self.ring = np.vstack(ring + [np.array(border, dtype=np.float64),
                                       self._beside_the_face_ring()])
+        self._setup_still_points(len(self.ring) - len(self._side_oval))
         self.vertices = np.vstack([p, self.ring])
         tri = Delaunay(self.vertices)
         self.triangles = tri.simplices
@@ -177,11 +178,29 @@ class FaceRig:
         self._side_follows = _smoothstep(uv[side, 1], 0.0, SIDE_ABOVE_CHIN * g.v[L.CHIN])
         return points[side]
 
+    def _setup_still_points(self, count: int) -> None:
+        """For the first `count` ring points (the outer rings and the frame's edge): the face's
+        edge point nearest each, and the way from it, for `_ring_displacement`."""
+        oval = np.array(L.FACE_OVAL)
+        gaps = self.ring[:count, None, :] - self.landmarks[oval, :2][None]
+        nearest = np.argmin(np.hypot(gaps[..., 0], gaps[..., 1]), axis=1)
+        away = gaps[np.arange(count), nearest]
+        self._still_gap = np.maximum(np.hypot(away[:, 0], away[:, 1]), 1e-6)
+        self._still_oval = oval[nearest]
+        self._still_away = away / self._still_gap[:, None]
+
     def _ring_displacement(self, d_vertices: np.ndarray) -> np.ndarray:
-        """The still ring's movement for these face-vertex displacements: only the points
-        beside the face move, pushed out by the face's edge where it would squeeze the band
-        between them to less than half its width (the jaw dropping where its edge slants)."""
+        """The still ring's movement for these face-vertex displacements: a point moves only
+        where the face's edge would squeeze the band between them to less than half its width,
+        pushed away by as much more as the edge comes. Beside the face that is the jaw dropping
+        where its edge slants; at the frame's edge, a chin close to a tight photo's bottom
+        (held still there, a dropping jaw folded the skin under the chin, and the whole face
+        stopped moving at every wide-open sound)."""
         out = np.zeros((len(self.ring), 2), np.float32)
+        n = len(self._still_gap)
+        towards = np.einsum("ij,ij->i", d_vertices[self._still_oval], self._still_away)
+        out[:n] = (np.maximum(towards - 0.5 * self._still_gap, 0.0)[:, None]
+                   * self._still_away)
         edge = d_vertices[self._side_oval]
         outwards = np.einsum("ij,ij->i", edge, self._side_normal)
         push = np.maximum(outwards - 0.5 * FACE_EDGE_SLIDE * self.iod, 0.0)

@@ -269,6 +269,8 @@ class FaceRig:
             side = next((s for s in ("Left", "Right") if channel.endswith(s) and action.sided), "")
             B[BLENDSHAPE_INDEX[channel]] = self._action_basis(channel, action, side)
         self._bases_px = self._to_px(B).astype(np.float32)  # (52, 478, 2)
+        size = np.hypot(B[..., 0], B[..., 1])
+        self._basis_reach = size > 0.05 * np.maximum(size.max(axis=1, keepdims=True), 1e-9)
         self._close_px = self._to_px(self._lip_close_basis()).astype(np.float32)
 
     def _action_basis(self, channel: str, a: FacialAction, side: str) -> np.ndarray:
@@ -715,8 +717,10 @@ class FaceRig:
     def vertex_displacement(self, weights: np.ndarray) -> np.ndarray:
         """Expression displacement of the 478 face vertices (pixels) for 52 blendshape weights.
         Where a stack of strong actions on an unusual face would fold the skin, the actions
-        other than the jaw and lip rounding are scaled back (as a whole, as far as needed), so
-        the expression stops where the skin would tear and speech keeps moving the mouth."""
+        that move the folding skin are scaled back, as far as needed: the expression stops
+        there where the skin would tear, and the rest of the face keeps it whole (a brow
+        lowered onto a deep-set eye stopped the whole angry face short, its pressed lips too).
+        Speech keeps moving the mouth: the jaw and lip rounding give way last."""
         w = self._within_narrowing(np.asarray(weights, dtype=np.float32))
         delta = (w - self.rest_expression) * self.channel_gain
         speech = np.zeros_like(delta)
@@ -724,10 +728,19 @@ class FaceRig:
         jaw = w[BLENDSHAPE_INDEX["jawOpen"]]
         close = min(1.0, float(w[BLENDSHAPE_INDEX["mouthClose"]]))
         d_speech = np.tensordot(speech, self._bases_px, axes=1) + jaw * close * self._close_px
-        d_rest = np.tensordot(delta - speech, self._bases_px, axes=1)
+        expression = delta - speech
+        d_rest = np.tensordot(expression, self._bases_px, axes=1)
         full = self._settle(d_speech + d_rest + self._rest_px)
-        if not len(self.folded_triangles(full)):
+        folded = self.folded_triangles(full)
+        if not len(folded):
             return full
+        there = self._channels_moving(self._guarded[folded]) & (expression != 0)
+        if there.any() and not there.all():
+            d_there = np.tensordot(expression * there, self._bases_px, axes=1)
+            d_elsewhere = d_speech + d_rest - d_there + self._rest_px
+            if not len(self.folded_triangles(self._settle(d_elsewhere.copy()))):
+                scale = self._largest_unfolded(lambda k: d_elsewhere + k * d_there)
+                return self._settle(d_elsewhere + scale * d_there)
         scale = self._largest_unfolded(lambda k: d_speech + k * d_rest + self._rest_px)
         if scale > 0:
             return self._settle(d_speech + scale * d_rest + self._rest_px)
@@ -745,6 +758,13 @@ class FaceRig:
         for i, _ in self._narrowing_channels:
             w[i] *= MAX_NARROWING / narrowing
         return w
+
+    def _channels_moving(self, triangles: np.ndarray) -> np.ndarray:
+        """Which channels move any face vertex of these triangles (by more than a twentieth of
+        their largest movement; their Gaussian spread reaches further, negligibly)."""
+        ids = np.unique(triangles)
+        ids = ids[ids < self.n_face]
+        return (self._basis_reach[:, ids] > 0).any(axis=1)
 
     def _largest_unfolded(self, displacement) -> float:
         """The largest k in [0, 1] (bisected) for which displacement(k) folds nothing."""

@@ -176,7 +176,7 @@ def grain_level(image: np.ndarray, geometry: FaceGeometry) -> float:
 def grain_pattern(soften: float, size: int = 512) -> np.ndarray:
     """Grain of unit `grain_level`: white noise blurred as much as the photo is soft. A photo's
     grain is as soft as the rest of it (neighbouring pixels of its skin's grain correlate 0.5
-    to 0.75 on the dev portraits); per-pixel noise sparkled on the teeth beside it."""
+    to 0.75 on the dev portraits); per-pixel noise would sparkle on the teeth beside it."""
     noise = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
     noise = cv2.GaussianBlur(noise, (0, 0), soften)
     fine = noise - cv2.GaussianBlur(noise, (0, 0), 1.0)
@@ -410,7 +410,7 @@ class MouthInterior:
             # The teeth's colour is the brightest the photo's whites show, grain included;
             # their tone sits far enough below it for the grain's bright half to fit, so the
             # grain stays even around the tone as on the photo's own surfaces. Cut off at the
-            # colour instead, only the grain's dark half was left: dark specks like gravel.
+            # colour instead, only its dark half would be left: dark specks like gravel.
             teeth_lum = max(float(_luminance(self.teeth_rgb[None])[0]), 1.0)
             spread = self.look.grain * float(np.std(self._grain))
             interior = interior * max(0.0, 1.0 - GRAIN_HEADROOM * spread / teeth_lum)

@@ -194,8 +194,8 @@ class FaceRig:
         where the face's edge would squeeze the band between them to less than half its width,
         pushed away by as much more as the edge comes. Beside the face that is the jaw dropping
         where its edge slants; at the frame's edge, a chin close to a tight photo's bottom
-        (held still there, a dropping jaw folded the skin under the chin, and the whole face
-        stopped moving at every wide-open sound)."""
+        (held still there, a dropping jaw would fold the skin under the chin, and the fold
+        guard would take the expression back at every wide-open sound)."""
         out = np.zeros((len(self.ring), 2), np.float32)
         n = len(self._still_gap)
         towards = np.einsum("ij,ij->i", d_vertices[self._still_oval], self._still_away)
@@ -404,9 +404,9 @@ class FaceRig:
         """The lowered brow pushes the skin below it over the lid's fold, and the lid's margin
         stays (it belongs to the eye): each point of that skin moves its share of the brow's
         movement above it, by where it lies between the margin and the brow's lower edge, so
-        the skin there is squeezed evenly. Fixed shares by row squeezed the two rows above the
-        lid's fold into each other where they lie close (deep-set eyes: 0.003-0.01 IOD apart)
-        and folded them; the fold guard then stopped the brow at 0.6-0.7 of its way."""
+        the skin there is squeezed evenly. Fixed shares by row would squeeze the two rows above
+        the lid's fold into each other where they lie close (over deep-set eyes 0.003-0.02 IOD
+        apart) and fold them, and the fold guard would stop the brow short."""
         lower_edge = [i for i in eye["brow"] if i not in eye["brow_top"]]
         edge_u = self.u[lower_edge]
         order = np.argsort(edge_u)
@@ -738,7 +738,7 @@ class FaceRig:
         Where a stack of strong actions on an unusual face would fold the skin, the actions
         that move the folding skin are scaled back, as far as needed: the expression stops
         there where the skin would tear, and the rest of the face keeps it whole (a brow
-        lowered onto a deep-set eye stopped the whole angry face short, its pressed lips too).
+        stopped short over a deep-set eye leaves the angry face's pressed lips as they are).
         Speech keeps moving the mouth: the jaw and lip rounding give way last."""
         w = self._within_narrowing(np.asarray(weights, dtype=np.float32))
         delta = (w - self.rest_expression) * self.channel_gain
@@ -783,7 +783,7 @@ class FaceRig:
         their largest movement; their Gaussian spread reaches further, negligibly)."""
         ids = np.unique(triangles)
         ids = ids[ids < self.n_face]
-        return (self._basis_reach[:, ids] > 0).any(axis=1)
+        return self._basis_reach[:, ids].any(axis=1)
 
     def _largest_unfolded(self, displacement) -> float:
         """The largest k in [0, 1] (bisected) for which displacement(k) folds nothing."""

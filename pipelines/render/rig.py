@@ -754,7 +754,7 @@ class FaceRig:
         if not len(folded):
             return full
         there = self._channels_moving(self._guarded[folded]) & (expression != 0)
-        if there.any() and not there.all():
+        if there.any():
             d_there = np.tensordot(expression * there, self._bases_px, axes=1)
             d_elsewhere = d_speech + d_rest - d_there + self._rest_px
             if not len(self.folded_triangles(self._settle(d_elsewhere.copy()))):

@@ -83,6 +83,34 @@ def test_lips_neither_swell_nor_vanish(faces, name):
     assert not bad, bad
 
 
+def _kink(points, line, rig) -> float:
+    """How far (IOD) the point of a lip contour that strays most from the straight line between
+    its two neighbours lies off it: a contour bent smoothly stays within about 0.01."""
+    q = points[list(line)] @ np.stack([rig.ex, rig.ey], axis=1) / rig.iod
+    q = q[np.argsort(q[:, 0])]
+    t = (q[1:-1, 0] - q[:-2, 0]) / np.maximum(q[2:, 0] - q[:-2, 0], 1e-6)
+    return float(np.abs(q[1:-1, 1] - (q[:-2, 1] + t * (q[2:, 1] - q[:-2, 1]))).max())
+
+
+@pytest.mark.parametrize("file", ["marie_curie_bw_lowres.png", "pexels_woman_eyes_closed.jpg"])
+def test_closed_lips_part_along_smooth_lines(file):
+    """On photos with the lips closed, the mesh's triangles along their seam join the two lips;
+    as the lips part they stretch across the opening. Taken for folding skin, they pulled the
+    upper lip's middle down towards the lower one: a V hanging into a laughing mouth (0.05 IOD
+    on Marie Curie at this size, 0.10 at 512)."""
+    image, ref = load_portrait(DATA / file)
+    with FaceAnalyzer() as analyzer:
+        face = analyzer.analyze(image, ref, 320)
+    rig = CpuRenderer(RenderSettings()).prepare(frame_image(image, face.framing), face).rig
+    bent = []
+    for label, w in _poses(rig.rest_expression):
+        points = rig.landmarks[:, :2] + rig.vertex_displacement(w)
+        kink = max(_kink(points, L.LIP_INNER_UPPER, rig), _kink(points, L.LIP_INNER_LOWER, rig))
+        if kink > 0.025:
+            bent.append((label, round(kink, 3)))
+    assert not bent, bent
+
+
 def _teeth_mask(frame, points, lips_rgb):
     """Light pixels inside the opening, far less coloured than the lips (in a warm-lit photo
     the teeth take its cast too, so "unsaturated" is relative to the photo's lips)."""

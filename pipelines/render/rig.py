@@ -481,6 +481,11 @@ class FaceRig:
     def _upper_lip_interior(self) -> list[int]:
         return self._lip_interior(L.INNER_UPPER_LINE, L.LIP_OUTER_UPPER)
 
+    def _lip_vertices(self) -> tuple[list[int], list[int]]:
+        """Every vertex of the upper lip and of the lower lip (contours and the rows inside)."""
+        return (list(L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER) + self._upper_lip_interior(),
+                list(L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER) + self._lower_lip_interior())
+
     def _lip_interior(self, inner_line: tuple[int, ...], outer: tuple[int, ...]) -> list[int]:
         """The mesh's vertices inside one lip: between its inner and outer contour, within the
         mouth's width, the contours themselves excluded."""
@@ -566,8 +571,7 @@ class FaceRig:
         def gap(ids) -> np.ndarray:
             return np.interp(self.u[list(ids)], us, gs)
 
-        upper_ids = list(L.LIP_INNER_UPPER + L.LIP_OUTER_UPPER) + self._upper_lip_interior()
-        lower_ids = list(L.LIP_INNER_LOWER + L.LIP_OUTER_LOWER) + self._lower_lip_interior()
+        upper_ids, lower_ids = self._lip_vertices()
         down = UPPER_LIP_SHARE_OF_CLOSING
         h = {int(i): (0.0, float(down * g)) for i, g in zip(upper_ids, gap(upper_ids))}
         h.update({int(i): (0.0, float((down - 1) * g)) for i, g in zip(lower_ids, gap(lower_ids))})
@@ -597,6 +601,13 @@ class FaceRig:
         inside = np.zeros(len(tri), bool)
         for ids in openings:
             inside |= np.isin(tri, list(ids)).all(axis=1)
+        # A triangle with a corner on each lip bridges the mouth's opening too: on a photo with
+        # closed lips it is a sliver along their seam, and it turns over as soon as the lips
+        # part a little askew. Guarded, it made the relaxation below pull the upper lip's
+        # middle down towards the lower lip, a V hanging into the open mouth.
+        upper, lower = self._lip_vertices()
+        bridging = np.isin(tri, upper).any(axis=1) & np.isin(tri, lower).any(axis=1)
+        inside |= bridging
         area = self._signed_areas(self.vertices[:, :2], tri)
         # Slivers smaller than a few pixels show nothing a viewer could see fold.
         visible = np.abs(area) > MIN_VISIBLE_AREA * self.iod ** 2
@@ -609,6 +620,9 @@ class FaceRig:
         for a, b in ((0, 1), (1, 2), (2, 0)):
             adjacency[tri[:, a], tri[:, b]] = 1
             adjacency[tri[:, b], tri[:, a]] = 1
+        # The lips part: neither is relaxed towards the other across the opening.
+        adjacency[np.ix_(upper, lower)] = 0
+        adjacency[np.ix_(lower, upper)] = 0
         self._neighbour_mean = (adjacency / np.maximum(adjacency.sum(1, keepdims=True), 1))[
             : self.n_face]
         self._setup_lip_rows()

@@ -47,6 +47,7 @@ SOLVED_PX = 0.5
 CONTINUATION = (0.25, 0.5, 0.75, 1.0)
 CONTINUATION_STEPS = 3
 MIN_VISIBLE_AREA = 0.0002  # in IOD²: smaller mesh triangles are not checked for folds
+MIN_VISIBLE_PIXELS = 1.0  # a fold in a triangle smaller than this (pixels²) is never seen
 CORNER_DROP = 0.45  # the mouth corners drop this fraction of the jaw's drop
 TEETH_LINE = np.array(L.INNER_UPPER_LINE)
 BROW_CHANNELS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDownLeft",
@@ -614,6 +615,11 @@ class FaceRig:
         keep = (~inside) & visible & (tri < self.n_face).any(axis=1)
         self._guarded = tri[keep]
         self._guarded_area = area[keep]
+        # On a small face (25-30 pixels between the eyes) many guarded triangles are under a
+        # pixel. The relaxation still smooths them, but one left folded is not seen, and must
+        # not scale the expression back (sub-pixel slivers at the mouth's corners stopped the
+        # speech itself).
+        self._seen = np.abs(self._guarded_area) > MIN_VISIBLE_PIXELS
         # Each vertex's neighbours along the mesh's edges, for relaxing a fold away.
         n = len(self.vertices)
         adjacency = np.zeros((n, n), np.float32)
@@ -630,8 +636,9 @@ class FaceRig:
         # What still folds at rest is the photo's opening squeezed shut beside the corners:
         # the rest pose is the reference the frames are checked against, not something to undo.
         settled = np.ones(len(self._guarded), bool)
-        settled[self.folded_triangles(self._rest_px)] = False
+        settled[self._folded(self._rest_px)] = False
         self._guarded, self._guarded_area = self._guarded[settled], self._guarded_area[settled]
+        self._seen = self._seen[settled]
 
     def _setup_lip_rows(self) -> None:
         """The mesh's rows inside each lip, between its inner and outer contour: each follows
@@ -681,8 +688,13 @@ class FaceRig:
         return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
 
     def folded_triangles(self, d_vertices: np.ndarray) -> np.ndarray:
-        """Indices (into the guarded triangles) that flipped or shrank below MIN_AREA of their
-        rest area for these vertex displacements (pixels, 478 × 2)."""
+        """Indices (into the guarded triangles) of those big enough to be seen that flipped or
+        shrank below MIN_AREA of their rest area for these vertex displacements (pixels, 478 × 2)."""
+        folded = self._folded(d_vertices)
+        return folded[self._seen[folded]]
+
+    def _folded(self, d_vertices: np.ndarray) -> np.ndarray:
+        """The same for every guarded triangle, sub-pixel ones included."""
         moved = self.vertices[:, :2].copy()
         moved[: self.n_face] += d_vertices
         moved[self.n_face:] += self._ring_displacement(d_vertices)
@@ -822,7 +834,7 @@ class FaceRig:
         d = np.array(d, dtype=np.float32)
         padded = np.zeros((len(self.vertices), 2), np.float32)
         for _ in range(rounds):
-            bad = self.folded_triangles(d)
+            bad = self._folded(d)
             if not len(bad):
                 break
             ids = np.unique(self._guarded[bad])

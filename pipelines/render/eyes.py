@@ -48,11 +48,9 @@ class EyeWhites:
             centre, radius = _iris_circle(p, iris)
             upper, lower = p[list(eye["upper"])], p[list(eye["lower"])]
             gap = float(geometry.lid_travel(side).mean()) * geometry.iod
-            opening = np.zeros(plate.shape[:2], np.float32)
-            outline = np.vstack([p[eye["corners"][0]], upper, p[eye["corners"][1]], lower[::-1]])
-            cv2.fillPoly(opening, [np.round(outline).astype(np.int32)], 1.0)
+            order = np.argsort(lower[:, 0])
             self.eyes[side] = dict(iris=iris, centre=centre, radius=radius, gap=max(gap, 0.0),
-                                   opening=opening)
+                                   lower_lid=lower[order])
 
     def uncover(self, frame: np.ndarray, points: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Draws, in place, what each eye's raised upper lid uncovers in this frame (`points`
@@ -118,19 +116,26 @@ class EyeWhites:
         dx, dy = xx - centre[0], yy - centre[1]
         scale = eye["radius"] / max(radius, 1e-6)
         src_x = (eye["centre"][0] + dx * scale).astype(np.float32)
-        src_y = (eye["centre"][1] + np.abs(dy) * scale).astype(np.float32)
+        # The lower lid hides the bottom of most irises: a mirrored point beyond it is taken
+        # from just above the lid instead (the iris's rim is much the same colour all round).
+        # Deciding per pixel whether the mirror was seen cut the drawn top into a jagged edge
+        # of iris and stretched lid margin.
+        lid = eye["lower_lid"]
+        visible = np.interp(src_x, lid[:, 0], lid[:, 1]) - 1.0 - eye["centre"][1]
+        src_y = (eye["centre"][1] + np.minimum(np.abs(dy) * scale, visible)).astype(np.float32)
         sample = cv2.remap(self.plate, src_x, src_y, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-        seen = cv2.remap(eye["opening"], src_x, src_y, cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         in_circle = np.clip((radius - np.hypot(dx, dy)) / 1.0 + 0.5, 0, 1)
-        disc = in_circle * (seen > 0.5)
+        # Where the photo shows hardly any iris below its centre (an eye looking down, under a
+        # low lid) there is nothing to mirror; the warp's own iris stays.
+        below_centre = float(np.interp(eye["centre"][0], lid[:, 0], lid[:, 1])) - 1.0 - eye["centre"][1]
+        shown = float(np.clip((below_centre / max(eye["radius"], 1e-6) - 0.2) / 0.3, 0, 1))
+        disc = in_circle * shown
         # Beside the iris the lid uncovers white that the warp already shows (stretched from
-        # the white under the lid); only over the iris did it stretch the iris itself. Where
-        # the photo shows no iris to mirror (an eye looking down, under a low lid), the warp's
-        # own iris stays: white there would blank the eye.
-        over_iris = np.clip((1.3 * radius - np.abs(dx)) / max(0.3 * radius, 1.0), 0, 1)
-        draw = over_iris * (1 - in_circle * (seen <= 0.5))
+        # the white under the lid); only over the iris did it stretch the iris itself. The drawn
+        # white fades into the warp's over half the iris's radius, not at an edge.
+        over_iris = np.clip((1.5 * radius - np.abs(dx)) / max(0.5 * radius, 1.0), 0, 1)
+        draw = over_iris * (1 - in_circle * (1 - shown))
         return fill * (1 - disc[..., None]) + sample * disc[..., None], draw
 
 

@@ -48,9 +48,13 @@ class EyeWhites:
             centre, radius = _iris_circle(p, iris)
             upper, lower = p[list(eye["upper"])], p[list(eye["lower"])]
             gap = float(geometry.lid_travel(side).mean()) * geometry.iod
-            order = np.argsort(lower[:, 0])
+            lower_lid = lower[np.argsort(lower[:, 0])]
+            # Where the photo shows hardly any iris below its centre (an eye looking down,
+            # under a low lid) there is nothing to mirror; the warp's own iris stays.
+            below_centre = np.interp(centre[0], lower_lid[:, 0], lower_lid[:, 1]) - 1.0 - centre[1]
+            mirrored = float(np.clip((below_centre / max(radius, 1e-6) - 0.2) / 0.3, 0, 1))
             self.eyes[side] = dict(iris=iris, centre=centre, radius=radius, gap=max(gap, 0.0),
-                                   lower_lid=lower[order])
+                                   lower_lid=lower_lid, mirrored=mirrored)
 
     def uncover(self, frame: np.ndarray, points: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Draws, in place, what each eye's raised upper lid uncovers in this frame (`points`
@@ -117,25 +121,21 @@ class EyeWhites:
         scale = eye["radius"] / max(radius, 1e-6)
         src_x = (eye["centre"][0] + dx * scale).astype(np.float32)
         # The lower lid hides the bottom of most irises: a mirrored point beyond it is taken
-        # from just above the lid instead (the iris's rim is much the same colour all round).
-        # Deciding per pixel whether the mirror was seen cut the drawn top into a jagged edge
-        # of iris and stretched lid margin.
+        # from just above the lid instead (the iris's rim is much the same colour all round),
+        # so the top is a whole disc: leaving such points to the warp would put its stretched
+        # lid margin between them, a jagged notch across the iris.
         lid = eye["lower_lid"]
         visible = np.interp(src_x, lid[:, 0], lid[:, 1]) - 1.0 - eye["centre"][1]
         src_y = (eye["centre"][1] + np.minimum(np.abs(dy) * scale, visible)).astype(np.float32)
         sample = cv2.remap(self.plate, src_x, src_y, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
         in_circle = np.clip((radius - np.hypot(dx, dy)) / 1.0 + 0.5, 0, 1)
-        # Where the photo shows hardly any iris below its centre (an eye looking down, under a
-        # low lid) there is nothing to mirror; the warp's own iris stays.
-        below_centre = float(np.interp(eye["centre"][0], lid[:, 0], lid[:, 1])) - 1.0 - eye["centre"][1]
-        shown = float(np.clip((below_centre / max(eye["radius"], 1e-6) - 0.2) / 0.3, 0, 1))
-        disc = in_circle * shown
+        disc = in_circle * eye["mirrored"]
         # Beside the iris the lid uncovers white that the warp already shows (stretched from
         # the white under the lid); only over the iris did it stretch the iris itself. The drawn
         # white fades into the warp's over half the iris's radius, not at an edge.
         over_iris = np.clip((1.5 * radius - np.abs(dx)) / max(0.5 * radius, 1.0), 0, 1)
-        draw = over_iris * (1 - in_circle * (1 - shown))
+        draw = over_iris * (1 - in_circle * (1 - eye["mirrored"]))
         return fill * (1 - disc[..., None]) + sample * disc[..., None], draw
 
 
